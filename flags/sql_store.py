@@ -1,0 +1,207 @@
+"""The SQLAlchemy store: SQLite by default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from flags.schema import VERSION_ROW_ID, flag_audit, flag_features, flag_gates, flag_versions
+from flags.state import FlagState
+from flags.store import AuditRecord, Snapshot, States
+
+
+def _rows_to_gates(rows: list[tuple[str, str]]) -> FlagState:
+    gates: dict[str, Any] = {"actors": [], "groups": []}
+    for gate, value in rows:
+        if gate == "boolean":
+            gates["boolean"] = value == "true"
+        elif gate in ("actors", "groups"):
+            gates[gate].append(value)
+        elif gate in ("percentage_of_actors", "percentage_of_time"):
+            gates[gate] = float(value)
+    return FlagState.from_gates(gates)
+
+
+def _state_to_rows(state: FlagState) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if state.boolean:
+        rows.append(("boolean", "true"))
+    rows += [("actors", actor) for actor in sorted(state.actors)]
+    rows += [("groups", group) for group in sorted(state.groups)]
+    if state.percentage_of_actors:
+        rows.append(("percentage_of_actors", repr(float(state.percentage_of_actors))))
+    if state.percentage_of_time:
+        rows.append(("percentage_of_time", repr(float(state.percentage_of_time))))
+    return rows
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+class _SqlTransaction:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dirty = False
+
+    def get(self, environment: str, name: str) -> FlagState | None:
+        present = self.conn.execute(
+            sa.select(flag_features.c.feature).where(
+                flag_features.c.environment == environment, flag_features.c.feature == name
+            )
+        ).first()
+        if present is None:
+            return None
+        rows = self.conn.execute(
+            sa.select(flag_gates.c.gate, flag_gates.c.value).where(
+                flag_gates.c.environment == environment, flag_gates.c.feature == name
+            )
+        ).all()
+        return _rows_to_gates([(r.gate, r.value) for r in rows])
+
+    def put(self, environment: str, name: str, state: FlagState | None) -> None:
+        self.dirty = True
+        where = (flag_gates.c.environment == environment, flag_gates.c.feature == name)
+        self.conn.execute(sa.delete(flag_gates).where(*where))
+        if state is None:
+            self.conn.execute(
+                sa.delete(flag_features).where(
+                    flag_features.c.environment == environment, flag_features.c.feature == name
+                )
+            )
+            return
+        exists = self.conn.execute(
+            sa.select(flag_features.c.feature).where(
+                flag_features.c.environment == environment, flag_features.c.feature == name
+            )
+        ).first()
+        if exists is None:
+            self.conn.execute(
+                sa.insert(flag_features).values(
+                    environment=environment, feature=name, created_at=dt.datetime.now(dt.UTC)
+                )
+            )
+        rows = _state_to_rows(state)
+        if rows:
+            self.conn.execute(
+                sa.insert(flag_gates),
+                [
+                    {"environment": environment, "feature": name, "gate": g, "value": v}
+                    for g, v in rows
+                ],
+            )
+
+    def record(self, record: AuditRecord) -> None:
+        self.dirty = True
+        self.conn.execute(
+            sa.insert(flag_audit).values(
+                at=record.at,
+                environment=record.environment,
+                feature=record.flag,
+                action=record.action,
+                gate=record.gate,
+                before=record.before,
+                after=record.after,
+                who=record.who,
+                source=record.source,
+            )
+        )
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.scalar(
+                sa.select(flag_versions.c.version).where(flag_versions.c.id == VERSION_ROW_ID)
+            )
+        return int(value or 0)
+
+    def snapshot(self) -> Snapshot:
+        # The version is read first: a write landing in between makes the next
+        # version check reload, never the reverse (old states under a new version).
+        version = self.version()
+        query = (
+            sa.select(
+                flag_features.c.environment,
+                flag_features.c.feature,
+                flag_gates.c.gate,
+                flag_gates.c.value,
+            )
+            .select_from(flag_features)
+            .outerjoin(
+                flag_gates,
+                sa.and_(
+                    flag_gates.c.environment == flag_features.c.environment,
+                    flag_gates.c.feature == flag_features.c.feature,
+                ),
+            )
+        )
+        grouped: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                rows = grouped[(row.environment, row.feature)]
+                if row.gate is not None:
+                    rows.append((row.gate, row.value))
+        states: States = {}
+        for (environment, feature), rows in grouped.items():
+            states.setdefault(environment, {})[feature] = _rows_to_gates(rows)
+        return Snapshot(version, states)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SqlTransaction]:
+        with self.engine.connect() as conn:
+            trans = conn.begin()
+            try:
+                # Bumping first takes the write lock (a row lock on PostgreSQL,
+                # the database's reserved lock on SQLite): writers run one at a
+                # time, so what a transaction reads stays true until it commits.
+                bumped = conn.execute(
+                    sa.update(flag_versions)
+                    .where(flag_versions.c.id == VERSION_ROW_ID)
+                    .values(version=flag_versions.c.version + 1)
+                )
+                if bumped.rowcount == 0:
+                    conn.execute(sa.insert(flag_versions).values(id=VERSION_ROW_ID, version=1))
+                tx = _SqlTransaction(conn)
+                yield tx
+            except BaseException:
+                trans.rollback()
+                raise
+            if tx.dirty:
+                trans.commit()
+            else:
+                trans.rollback()
+
+    def history(self, name: str | None = None, limit: int | None = None) -> list[AuditRecord]:
+        query = sa.select(flag_audit).order_by(flag_audit.c.at.desc(), flag_audit.c.id.desc())
+        if name is not None:
+            query = query.where(flag_audit.c.feature == name)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditRecord(
+                id=row.id,
+                at=_aware(row.at),
+                environment=row.environment,
+                flag=row.feature,
+                action=row.action,
+                gate=row.gate,
+                before=row.before,
+                after=row.after,
+                who=row.who,
+                source=row.source,
+            )
+            for row in rows
+        ]

@@ -1,0 +1,87 @@
+"""The storage interface every adapter implements, and the audit record.
+
+Like Flipper's adapters, a store needs only a few primitives: read everything
+with its version, change flags inside one atomic transaction (which records the
+audit rows and bumps the version), and read the audit history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from flags.state import FlagState
+
+# environment -> flag name -> state, only for flags that were ever set there
+States = dict[str, dict[str, FlagState]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    states: States
+
+    def get(self, environment: str, name: str) -> FlagState | None:
+        return self.states.get(environment, {}).get(name)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    environment: str
+    flag: str
+    action: str
+    gate: str
+    before: Any
+    after: Any
+    who: str
+    source: str
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "environment": self.environment,
+            "flag": self.flag,
+            "action": self.action,
+            "gate": self.gate,
+            "before": self.before,
+            "after": self.after,
+            "who": self.who,
+            "source": self.source,
+        }
+
+
+class Transaction(Protocol):
+    def get(self, environment: str, name: str) -> FlagState | None:
+        """The stored state, or None while the flag was never set (or was deleted)."""
+
+    def put(self, environment: str, name: str, state: FlagState | None) -> None:
+        """Store a state; None deletes it so the definition's default applies again."""
+
+    def record(self, record: AuditRecord) -> None: ...
+
+
+class Store(Protocol):
+    def version(self) -> int:
+        """A counter that every committed change increases; cheap to read."""
+
+    def snapshot(self) -> Snapshot: ...
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """All-or-nothing: an exception inside discards every put and record.
+
+        Writers are serialized, so what `get` returns stays true until commit.
+        """
+
+    def history(self, name: str | None = None, limit: int | None = None) -> list[AuditRecord]:
+        """Audit records, newest first."""
+
+
+def iter_records(records: list[AuditRecord]) -> Iterator[AuditRecord]:
+    """Newest first, ties broken by insertion order (latest first)."""
+    return iter(sorted(records, key=lambda r: (r.at, r.id or 0), reverse=True))

@@ -1,0 +1,1 @@
+"""rollout-bot: the CLI, configuration and database glue around flags/, webhook/, tracking/."""

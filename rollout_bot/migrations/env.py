@@ -1,0 +1,24 @@
+"""Alembic environment: runs online against the URL the caller configured."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from flags.schema import metadata as flags_metadata
+from rollout_bot.database import make_engine
+
+target_metadata = [flags_metadata]
+
+
+def run_migrations_online() -> None:
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url is not None
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

@@ -1,0 +1,1 @@
+"""The Jinja templates of the rollout issue and the bot's comments."""

@@ -1,0 +1,1 @@
+"""Snowplow database event tracking for `group_stages`, gated by a flag."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: the Flask app factory (and, next, webhook parsing, inbox and worker)."""
