@@ -176,15 +176,15 @@ def _mutate(ctx: Context, command: FeatureCommand) -> Result:
     actors = frozenset(ctx.resolver.resolve(target) for target in command.targets)
     action = command.verb
     with ctx.store.transaction() as tx:
-        before = {
-            env: _effective(env, tx.get(env, name), definition) for env in ctx.environments
-        }
+        before = {env: _effective(env, tx.get(env, name), definition) for env in ctx.environments}
         after = dict(before)
         for env in touched:
             if command.verb == "delete":
                 after[env] = _effective(env, None, definition)
             else:
-                after[env] = EnvironmentState(env, _apply(command, before[env].state, actors), False)
+                after[env] = EnvironmentState(
+                    env, _apply(command, before[env].state, actors), False
+                )
         if not command.ignore_consistency:
             refusal = consistency_refusal(command, name, before, after, touched)
             if refusal is not None:
@@ -193,7 +193,9 @@ def _mutate(ctx: Context, command: FeatureCommand) -> Result:
         for change in changes:
             if not change.changed:
                 continue
-            tx.put(change.environment, name, None if change.after.is_default else change.after.state)
+            tx.put(
+                change.environment, name, None if change.after.is_default else change.after.state
+            )
             for row in _audit(ctx, action, name, change):
                 tx.record(row)
     return Result(command, (definition,), changes=changes)

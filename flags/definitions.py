@@ -47,7 +47,13 @@ KNOWN_KEYS = frozenset(
         "intended_to_rollout_by",
     }
 )
-STRING_KEYS = ("description", "feature_issue_url", "introduced_by_url", "rollout_issue_url", "group")
+STRING_KEYS = (
+    "description",
+    "feature_issue_url",
+    "introduced_by_url",
+    "rollout_issue_url",
+    "group",
+)
 RECOMMENDED_KEYS = ("group", "introduced_by_url", "milestone")
 
 Severity = Literal["error", "warning"]
@@ -113,11 +119,7 @@ class Registry:
 
     def errors_for(self, name: str) -> list[Problem]:
         """Errors of a file named after `name`, to explain why it is not defined."""
-        return [
-            p
-            for p in self.problems
-            if p.severity == "error" and Path(p.path).stem == name
-        ]
+        return [p for p in self.problems if p.severity == "error" and Path(p.path).stem == name]
 
 
 class _SafeLoader(yaml.SafeLoader):
@@ -291,7 +293,9 @@ def own_definitions_root() -> Path:
 def configured_roots(environ: Mapping[str, str] | None = None) -> list[Path]:
     """The project's own folder plus those named in ROLLOUT_BOT_DEFINITIONS."""
     env = os.environ if environ is None else environ
-    extra: Sequence[str] = [p for p in env.get("ROLLOUT_BOT_DEFINITIONS", "").split(os.pathsep) if p]
+    extra: Sequence[str] = [
+        p for p in env.get("ROLLOUT_BOT_DEFINITIONS", "").split(os.pathsep) if p
+    ]
     roots = [own_definitions_root()]
     for item in extra:
         path = Path(item).resolve()

@@ -1,0 +1,3 @@
+from rollout_bot.cli import main
+
+main()

@@ -1,0 +1,103 @@
+"""Shared fixtures: databases (SQLite file, PostgreSQL), stores, paths to shared data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flags.memory_store import MemoryStore
+from flags.schema import metadata as flags_metadata
+from flags.sql_store import SqlStore
+from flags.store import Store
+from rollout_bot import database
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+DATA = SHARED / "data"
+GITLAB_FLAGS = DATA / "gitlab" / "feature_flags"
+
+PG_ADMIN_URL = os.environ.get(
+    "ROLLOUT_BOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_unavailable(reason: str) -> None:
+    # On a laptop without PostgreSQL this is a clear skip; in CI it is a failure.
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required in CI: {reason}")
+    pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local server, migrated to head, dropped at the end."""
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"rollout_bot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        _postgres_unavailable(str(exc).splitlines()[0])
+    url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    database.upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(flags_metadata.sorted_tables):
+            if table.name == "flag_versions":
+                continue
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'rollout-bot.sqlite3'}"
+    database.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
+    engine = database.make_engine(postgres_url)
+    _truncate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[sa.Engine]:
+    engine = database.make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Store:
+    """Every store the shared adapter suite runs against."""
+    if request.param == "memory":
+        return MemoryStore()
+    engine: sa.Engine = request.getfixturevalue(f"{request.param}_engine")
+    return SqlStore(engine)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database URL of each real kind."""
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+        return url
+    engine: sa.Engine = request.getfixturevalue("postgres_engine")
+    return engine.url.render_as_string(hide_password=False)
