@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flags.commands import EnvironmentState, Result
+from flags.results import EnvironmentState, Result
 from flags.state import GATES
 from flags.store import AuditRecord
 

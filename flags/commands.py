@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from flags import card
 from flags import state as st
 from flags.actors import Resolver
 from flags.definitions import Definition, Registry
 from flags.grammar import FeatureCommand, Refusal
+from flags.results import Change, EnvironmentState, Result
 from flags.state import FlagState
 from flags.store import AuditRecord, Store
 
@@ -30,32 +33,6 @@ class Context:
     resolver: Resolver
     who: str
     source: str
-
-
-@dataclass(frozen=True)
-class EnvironmentState:
-    environment: str
-    state: FlagState
-    is_default: bool  # never set there: the definition's default applies
-
-
-@dataclass(frozen=True)
-class Change:
-    environment: str
-    before: EnvironmentState
-    after: EnvironmentState
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
-
-
-@dataclass(frozen=True)
-class Result:
-    command: FeatureCommand
-    definitions: tuple[Definition, ...]
-    changes: tuple[Change, ...] = ()  # set and delete
-    states: tuple[tuple[str, tuple[EnvironmentState, ...]], ...] = ()  # get and list
 
 
 def undefined_refusal(registry: Registry, name: str) -> Refusal:
@@ -169,13 +146,25 @@ def _audit(ctx: Context, action: str, name: str, change: Change) -> list[AuditRe
     return rows
 
 
-def _mutate(ctx: Context, command: FeatureCommand) -> Result:
+class AlreadyRun(Exception):
+    """The command ran before under this key; `result` is the card it produced then."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("already run")
+        self.result = result
+
+
+def _mutate(ctx: Context, command: FeatureCommand, run_key: str | None) -> Result:
     definition = _definition(ctx, command.name)
     name = definition.name
     touched = command.environments or (PRODUCTION,)
     actors = frozenset(ctx.resolver.resolve(target) for target in command.targets)
     action = command.verb
     with ctx.store.transaction() as tx:
+        if run_key is not None:
+            prior = tx.recall(run_key)
+            if prior is not None:
+                raise AlreadyRun(prior)
         before = {env: _effective(env, tx.get(env, name), definition) for env in ctx.environments}
         after = dict(before)
         for env in touched:
@@ -198,7 +187,10 @@ def _mutate(ctx: Context, command: FeatureCommand) -> Result:
             )
             for row in _audit(ctx, action, name, change):
                 tx.record(row)
-    return Result(command, (definition,), changes=changes)
+        result = Result(command, (definition,), changes=changes)
+        if run_key is not None:
+            tx.remember(run_key, card.to_json(result))
+    return result
 
 
 def _read(ctx: Context, command: FeatureCommand) -> Result:
@@ -219,11 +211,15 @@ def _read(ctx: Context, command: FeatureCommand) -> Result:
     return Result(command, tuple(definitions), states=states)
 
 
-def execute(ctx: Context, command: FeatureCommand) -> Result:
-    """Run a parsed command; raises Refusal (nothing changed) when it may not run."""
+def execute(ctx: Context, command: FeatureCommand, run_key: str | None = None) -> Result:
+    """Run a parsed command; raises Refusal (nothing changed) when it may not run.
+
+    With a `run_key`, a change is remembered under it in its own transaction,
+    and running the same key again raises AlreadyRun with the first result.
+    """
     unknown = [env for env in command.environments if env not in ctx.environments]
     if unknown:
         raise Refusal(f"unknown environment {unknown[0]}; known: {', '.join(ctx.environments)}")
     if command.verb in ("set", "delete"):
-        return _mutate(ctx, command)
+        return _mutate(ctx, command, run_key)
     return _read(ctx, command)

@@ -7,14 +7,16 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flags.state import FlagState
 from flags.store import AuditRecord, Snapshot, States, iter_records
 
 
 class _MemoryTransaction:
-    def __init__(self, states: States, next_id: int) -> None:
+    def __init__(self, states: States, next_id: int, runs: dict[str, Any]) -> None:
         self.states = states
+        self.runs = runs
         self.records: list[AuditRecord] = []
         self.dirty = False
         self.next_id = next_id
@@ -33,12 +35,20 @@ class _MemoryTransaction:
         self.records.append(dataclasses.replace(record, id=self.next_id))
         self.next_id += 1
 
+    def recall(self, key: str) -> Any | None:
+        return self.runs.get(key)
+
+    def remember(self, key: str, result: Any) -> None:
+        self.dirty = True
+        self.runs[key] = copy.deepcopy(result)
+
 
 class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._states: States = {}
         self._records: list[AuditRecord] = []
+        self._runs: dict[str, Any] = {}
         self._version = 0
 
     def version(self) -> int:
@@ -51,11 +61,14 @@ class MemoryStore:
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
         with self._lock:
-            tx = _MemoryTransaction(copy.deepcopy(self._states), len(self._records) + 1)
+            tx = _MemoryTransaction(
+                copy.deepcopy(self._states), len(self._records) + 1, dict(self._runs)
+            )
             yield tx
             if tx.dirty or tx.records:
                 self._states = tx.states
                 self._records.extend(tx.records)
+                self._runs = tx.runs
                 self._version += 1
 
     def history(self, name: str | None = None, limit: int | None = None) -> list[AuditRecord]:

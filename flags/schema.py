@@ -52,4 +52,15 @@ flag_audit = sa.Table(
     sa.Index("ix_flag_audit_feature_at", "feature", "at"),
 )
 
+# What a command run with an idempotency key did (its result card, or its
+# refusal), written in the transaction of its change: a delivery processed
+# again after a crash finds it and applies nothing twice.
+command_runs = sa.Table(
+    "command_runs",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 VERSION_ROW_ID = 1

@@ -11,7 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from flags.schema import VERSION_ROW_ID, flag_audit, flag_features, flag_gates, flag_versions
+from flags.schema import (
+    VERSION_ROW_ID,
+    command_runs,
+    flag_audit,
+    flag_features,
+    flag_gates,
+    flag_versions,
+)
 from flags.state import FlagState
 from flags.store import AuditRecord, Snapshot, States
 
@@ -111,6 +118,17 @@ class _SqlTransaction:
                 after=record.after,
                 who=record.who,
                 source=record.source,
+            )
+        )
+
+    def recall(self, key: str) -> Any | None:
+        return self.conn.scalar(sa.select(command_runs.c.result).where(command_runs.c.key == key))
+
+    def remember(self, key: str, result: Any) -> None:
+        self.dirty = True
+        self.conn.execute(
+            sa.insert(command_runs).values(
+                key=key, result=result, created_at=dt.datetime.now(dt.UTC)
             )
         )
 

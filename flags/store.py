@@ -65,6 +65,12 @@ class Transaction(Protocol):
 
     def record(self, record: AuditRecord) -> None: ...
 
+    def recall(self, key: str) -> Any | None:
+        """What the command run under `key` did, if it ran (JSON-ready data)."""
+
+    def remember(self, key: str, result: Any) -> None:
+        """Record what the command run under `key` did, with its change."""
+
 
 class Store(Protocol):
     def version(self) -> int:

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from flags.memory_store import MemoryStore
-from flags.schema import metadata as flags_metadata
 from flags.sql_store import SqlStore
 from flags.store import Store
 from rollout_bot import database
@@ -54,12 +53,17 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+KEEP_TABLES = {"alembic_version", "flag_versions"}
+
+
 def _truncate(engine: sa.Engine) -> None:
+    """Empty every table the migrations made, whichever package owns it."""
+    reflected = sa.MetaData()
+    reflected.reflect(engine)
     with engine.begin() as conn:
-        for table in reversed(flags_metadata.sorted_tables):
-            if table.name == "flag_versions":
-                continue
-            conn.execute(table.delete())
+        for table in reversed(reflected.sorted_tables):
+            if table.name not in KEEP_TABLES:
+                conn.execute(table.delete())
 
 
 @pytest.fixture

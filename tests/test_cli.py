@@ -145,4 +145,4 @@ def test_definitions_validate_defaults_to_the_projects_own(cli: CliRunner) -> No
 
 def test_db_upgrade_is_idempotent(cli: CliRunner) -> None:
     result = invoke(cli, "db", "upgrade")
-    assert result.exit_code == 0 and "database at revision 0001_flags" in result.output
+    assert result.exit_code == 0 and "database at revision 0002_bot" in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flags.actors import NumericResolver
-from flags.commands import Context, Result, execute
+from flags.commands import AlreadyRun, Context, Result, execute
 from flags.definitions import Definition, Registry, load
 from flags.grammar import FeatureCommand, Refusal, parse
 from flags.state import FlagState
@@ -272,3 +272,15 @@ def test_an_unknown_environment_in_the_command_is_refused(store: Store) -> None:
     command = FeatureCommand(verb="set", name=FLAG, value=True, environments=("qa",))
     with pytest.raises(Refusal, match="unknown environment qa"):
         execute(context(store), command)
+
+
+def test_a_run_key_applies_a_command_once(store: Store) -> None:
+    command = parse(f"feature set {FLAG} true --dev", ENVS)
+    assert isinstance(command, FeatureCommand)
+    first = execute(context(store), command, run_key="delivery-1:enable-dev")
+    assert first.changes[0].changed
+    run(store, f"feature set {FLAG} false --dev")  # someone changes it meanwhile
+    with pytest.raises(AlreadyRun) as info:
+        execute(context(store), command, run_key="delivery-1:enable-dev")
+    assert info.value.result["environments"]["dev"]["after"]["state"] == "on"
+    assert state(store, "dev") == FlagState()  # not applied a second time

@@ -146,3 +146,17 @@ def test_concurrent_writers_do_not_lose_updates(store: Store) -> None:
         thread.join()
     state = store.snapshot().get("production", "f")
     assert state is not None and state.actors == {f"User:{n}" for n in range(8)}
+
+
+def test_command_runs_are_remembered_with_their_change(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.recall("delivery-1:step-a") is None
+        tx.put("production", "f", FlagState(boolean=True))
+        tx.remember("delivery-1:step-a", {"changed": True, "envs": ["production"]})
+    with store.transaction() as tx:
+        assert tx.recall("delivery-1:step-a") == {"changed": True, "envs": ["production"]}
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.remember("delivery-2:step-a", {"changed": True})
+        raise RuntimeError("crash before commit")
+    with store.transaction() as tx:
+        assert tx.recall("delivery-2:step-a") is None

@@ -6,8 +6,9 @@ from alembic import context
 
 from flags.schema import metadata as flags_metadata
 from rollout_bot.database import make_engine
+from webhook.schema import metadata as webhook_metadata
 
-target_metadata = [flags_metadata]
+target_metadata = [flags_metadata, webhook_metadata]
 
 
 def run_migrations_online() -> None:
