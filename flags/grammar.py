@@ -26,6 +26,9 @@ PLACEHOLDER_HINTS = {
     "<your-username>": "your GitLab username",
     "<merge-request-url>": "the merge request's URL",
     "<milestone>": "the milestone, such as 17.3",
+    "<merge-commit-sha>": "the merge commit's SHA",
+    "<project-path>": "the project's path, such as gitlab-org/gitlab, or its id",
+    "<group-path>": "the group's path, such as gitlab-org, or its id",
 }
 USAGE = {
     "set": "feature set NAME VALUE [environments] [targets] [--actors|--random]",

@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a refused command (one-line reason on stderr), 2 usage.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -30,9 +31,12 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _runtime() -> Runtime:
+def _runtime(*, local_trial: bool = False) -> Runtime:
     try:
-        return open_runtime(Settings.from_env())
+        settings = Settings.from_env()
+        if local_trial:
+            settings = dataclasses.replace(settings, local_trial=True)
+        return open_runtime(settings)
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -50,12 +54,186 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers")
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the webhook, the dashboard and /healthz with gunicorn."""
+@click.option("--local-trial", is_flag=True, help="accept deliveries without a secret token")
+@click.option("--no-worker", is_flag=True, help="only receive; run `rollout-bot worker` apart")
+def serve(host: str, port: int, workers: int, local_trial: bool, no_worker: bool) -> None:
+    """Serve the webhook, /healthz and /metrics with gunicorn, and an embedded worker."""
     from rollout_bot.server import run
 
+    runtime = _runtime(local_trial=local_trial)
+    try:
+        run(runtime, host=host, port=port, workers=workers, embedded_worker=not no_worker)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+def worker() -> None:
+    """Process the inbox until interrupted (SIGINT or SIGTERM)."""
+    import signal
+    import threading
+
+    from rollout_bot.services import build_bot, build_worker
+
     runtime = _runtime()
-    run(runtime, host=host, port=port, workers=workers)
+    try:
+        bot_worker = build_worker(runtime, build_bot(runtime))
+    except ConfigError as exc:
+        _fail(str(exc))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    bot_worker.start()
+    click.echo(f"worker {bot_worker.name} running {bot_worker.threads} threads", err=True)
+    stop.wait()
+    bot_worker.stop()
+    runtime.engine.dispose()
+
+
+@main.group("issue")
+def issue_group() -> None:
+    """Rollout issues."""
+
+
+@issue_group.command("create")
+@click.argument("name")
+@click.option("--project", required=True, help="GROUP/PROJECT or its id")
+@click.option("--dry-run", is_flag=True, help="print the markdown instead of opening the issue")
+@click.option("--feature-issue", default=None, help="the feature issue's URL")
+@click.option("--introduced-by", default=None, help="the introducing MR's URL")
+@click.option("--group", "team", default=None, help="the team label, e.g. group::analytics")
+@click.option("--channel", default=None, help="the team's Slack channel")
+@click.option("--dri", default=None, help="the best individual to reach out to (username)")
+@click.option("--pm", default=None, help="the product manager (username)")
+@click.option("--sha", default=None, help="the merge commit, for auto_deploy status")
+@click.option("--actor-project", multiple=True, help="a project for the project-actor step")
+@click.option("--actor-group", multiple=True, help="a group for the group-actor step")
+@click.option("--actor-user", multiple=True, help="a user for the user-actor step")
+@click.option("--summary", default=None, help="what is rolled out")
+@click.option("--expectations", default=None, help="what we expect to happen")
+@click.option("--label", "labels", multiple=True, help="extra labels")
+def issue_create(
+    name: str,
+    project: str,
+    dry_run: bool,
+    feature_issue: str | None,
+    introduced_by: str | None,
+    team: str | None,
+    channel: str | None,
+    dri: str | None,
+    pm: str | None,
+    sha: str | None,
+    actor_project: tuple[str, ...],
+    actor_group: tuple[str, ...],
+    actor_user: tuple[str, ...],
+    summary: str | None,
+    expectations: str | None,
+    labels: tuple[str, ...],
+) -> None:
+    """Render the rollout issue of NAME and open it in the project."""
+    from templates.render import IssueValues, issue_title, render_issue
+    from webhook.gitlab_api import GitLabError
+    from webhook.issues import FEATURE_FLAG_LABEL, open_issue
+
+    runtime = _runtime()
+    name = name.strip("`")
+    definition = runtime.registry.get(name)
+    try:
+        if definition is None:
+            raise undefined_refusal(runtime.registry, name)
+        overrides = {
+            key: value
+            for key, value in {
+                "feature_issue_url": feature_issue,
+                "introduced_by_url": introduced_by,
+                "group": team,
+            }.items()
+            if value
+        }
+        values = IssueValues.from_definition(
+            definition,
+            **overrides,
+            team_slack_channel=channel,
+            dri_username=dri,
+            pm_username=pm,
+            merge_commit_sha=sha,
+            actor_projects=actor_project,
+            actor_groups=actor_group,
+            actor_users=actor_user,
+            summary=summary,
+            expectations=expectations,
+        )
+    except (Refusal, ValueError, TypeError) as exc:
+        runtime.engine.dispose()
+        _fail(str(exc))
+    markdown = render_issue(values)
+    if dry_run:
+        runtime.engine.dispose()
+        click.echo(markdown, nl=False)
+        return
+    settings = runtime.settings
+    if not settings.gitlab_url:
+        runtime.engine.dispose()
+        _fail("opening an issue needs ROLLOUT_BOT_GITLAB_URL and ROLLOUT_BOT_GITLAB_TOKEN")
+    from webhook.gitlab_api import GitLab
+
+    all_labels = [FEATURE_FLAG_LABEL, *([values.group] if values.group else []), *labels]
+    try:
+        client = GitLab(settings.gitlab_url, settings.gitlab_token)
+        issue = open_issue(
+            runtime.engine, client, project, name, issue_title(name), markdown, all_labels
+        )
+    except (Refusal, GitLabError) as exc:
+        _fail(str(exc))
+    finally:
+        runtime.engine.dispose()
+    click.echo(issue.web_url)
+
+
+@main.group("inbox")
+def inbox_group() -> None:
+    """Deliveries waiting, done and failed."""
+
+
+@inbox_group.command("list")
+@click.option("--failed", is_flag=True, help="only failed deliveries")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, default=50, show_default=True)
+def inbox_list(failed: bool, as_json: bool, limit: int) -> None:
+    """The newest deliveries first."""
+    from webhook import inbox
+
+    runtime = _runtime()
+    rows = inbox.listing(runtime.engine, [inbox.FAILED] if failed else None, limit=limit)
+    runtime.engine.dispose()
+    if as_json:
+        _print_json([row.as_dict() for row in rows])
+        return
+    for row in rows:
+        where = f"{row.project_id}#{row.issue_iid}"
+        error = f"  {row.last_error}" if row.last_error else ""
+        click.echo(
+            f"{row.id}  {row.status:<10} {row.kind:<12} {where:<12} attempts={row.attempts}  "
+            f"{row.received_at.isoformat(timespec='seconds')}{error}"
+        )
+    if not rows:
+        click.echo("no deliveries")
+
+
+@inbox_group.command("retry")
+@click.argument("delivery_id", type=int)
+def inbox_retry(delivery_id: int) -> None:
+    """Queue a failed delivery again."""
+    from webhook import inbox
+
+    runtime = _runtime()
+    try:
+        delivery = inbox.retry(runtime.engine, delivery_id)
+    except inbox.InboxError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.engine.dispose()
+    click.echo(f"delivery {delivery.id} queued again")
 
 
 @main.group()

@@ -31,6 +31,60 @@ def _environments(raw: str | None) -> tuple[str, ...]:
     return names
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(f"{PREFIX}{name}", "").strip().lower() in ("1", "true", "yes")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(f"{PREFIX}{name}")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}{name}: '{raw}' is not a whole number") from exc
+    if value <= 0:
+        raise ConfigError(f"{PREFIX}{name} must be positive")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(f"{PREFIX}{name}")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}{name}: '{raw}' is not a number") from exc
+    if value <= 0:
+        raise ConfigError(f"{PREFIX}{name} must be positive")
+    return value
+
+
+def _access_levels(env: Mapping[str, str]) -> dict[str, int]:
+    """ROLLOUT_BOT_ACCESS_<ENV>=developer|maintainer|owner|<number>, e.g. ..._STAGING_REF."""
+    from webhook.access import parse_level
+
+    levels: dict[str, int] = {}
+    for key, raw in env.items():
+        if key.startswith(f"{PREFIX}ACCESS_") and raw:
+            environment = key[len(f"{PREFIX}ACCESS_") :].lower().replace("_", "-")
+            try:
+                levels[environment] = parse_level(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{key}: {exc}") from exc
+    return levels
+
+
+def _project_ids(raw: str | None) -> frozenset[int] | None:
+    if not raw:
+        return None
+    try:
+        return frozenset(int(item) for item in raw.split(",") if item.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}PROJECT_IDS: '{raw}' is not a list of project ids") from exc
+
+
 def _login_name() -> str:
     try:
         return getpass.getuser()
@@ -46,6 +100,15 @@ class Settings:
     gitlab_url: str | None = None
     gitlab_token: str | None = None
     webhook_secret: str | None = None
+    signing_secret: str | None = None
+    local_trial: bool = False
+    max_body_bytes: int = 8 * 1024 * 1024
+    access_levels: Mapping[str, int] = field(default_factory=dict)
+    project_ids: frozenset[int] | None = None
+    worker_threads: int = 4
+    lease_seconds: float = 60.0
+    max_attempts: int = 8
+    retry_base_seconds: float = 2.0
     user: str = "unknown"
 
     @classmethod
@@ -61,5 +124,14 @@ class Settings:
             gitlab_url=env.get(f"{PREFIX}GITLAB_URL") or None,
             gitlab_token=env.get(f"{PREFIX}GITLAB_TOKEN") or None,
             webhook_secret=env.get(f"{PREFIX}WEBHOOK_SECRET") or None,
+            signing_secret=env.get(f"{PREFIX}WEBHOOK_SIGNING_SECRET") or None,
+            local_trial=_flag(env, "LOCAL_TRIAL"),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 8 * 1024 * 1024),
+            access_levels=_access_levels(env),
+            project_ids=_project_ids(env.get(f"{PREFIX}PROJECT_IDS")),
+            worker_threads=_int(env, "WORKER_THREADS", 4),
+            lease_seconds=_float(env, "LEASE_SECONDS", 60.0),
+            max_attempts=_int(env, "MAX_ATTEMPTS", 8),
+            retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 2.0),
             user=env.get(f"{PREFIX}USER") or _login_name(),
         )

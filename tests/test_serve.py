@@ -29,7 +29,17 @@ def test_serve_creates_the_sqlite_database_and_answers_healthz(tmp_path: Path) -
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLOUT_BOT_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "rollout_bot", "serve", "--port", str(port), "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "rollout_bot",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--local-trial",
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -54,6 +64,21 @@ def test_serve_creates_the_sqlite_database_and_answers_healthz(tmp_path: Path) -
         assert process.stderr is not None
         process.stderr.close()
     assert process.returncode == 0
+
+
+def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLOUT_BOT_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "rollout_bot", "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "ROLLOUT_BOT_WEBHOOK_SECRET is not set" in result.stderr
+    assert "--local-trial" in result.stderr
 
 
 def test_healthz_reports_a_broken_database(tmp_path: Path) -> None:

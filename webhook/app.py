@@ -9,10 +9,19 @@ import sqlalchemy as sa
 from flask import Flask, jsonify
 from sqlalchemy.engine import Engine
 
+from webhook.receiver import ReceiverConfig, blueprint
 
-def create_app(engine: Engine, config: Mapping[str, Any] | None = None) -> Flask:
+
+def create_app(
+    engine: Engine,
+    config: Mapping[str, Any] | None = None,
+    *,
+    receiver: ReceiverConfig | None = None,
+) -> Flask:
     app = Flask(__name__)
     app.config.update(config or {})
+    if receiver is not None:
+        app.register_blueprint(blueprint(receiver))
 
     @app.get("/healthz")
     def healthz() -> tuple[Any, int]:

@@ -1,0 +1,113 @@
+"""Building the bot, the worker and the receiver from settings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import requests
+
+from flags.commands import Context
+from rollout_bot.config import ConfigError
+from rollout_bot.runtime import Runtime
+from webhook.access import AccessPolicy
+from webhook.bot import Bot, client_factory, resolver_for
+from webhook.events import Verification
+from webhook.gitlab_api import GitLab, GitLabError
+from webhook.receiver import ReceiverConfig
+from webhook.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def access_policy(runtime: Runtime) -> AccessPolicy:
+    defaults = AccessPolicy()
+    levels = dict(defaults.levels)
+    levels.update(runtime.settings.access_levels)
+    return AccessPolicy(levels=levels, default=levels.get("production", defaults.default))
+
+
+def gitlab_factory(runtime: Runtime) -> Callable[[str | None], GitLab] | None:
+    """Clients that share one HTTP session; None without ROLLOUT_BOT_GITLAB_URL."""
+    settings = runtime.settings
+    if not settings.gitlab_url:
+        return None
+    return client_factory(settings.gitlab_url, settings.gitlab_token, session=requests.Session())
+
+
+class BotUser:
+    """The bot's own GitLab user id, asked once and remembered (None until known)."""
+
+    def __init__(self, make: Callable[[str | None], GitLab] | None) -> None:
+        self._make = make
+        self._id: int | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int | None:
+        if self._id is None and self._make is not None:
+            with self._lock:
+                if self._id is None:
+                    try:
+                        self._id, _ = self._make(None).current_user()
+                    except GitLabError as exc:
+                        log.warning("cannot read the bot's GitLab user yet: %s", exc)
+        return self._id
+
+
+def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
+    settings = runtime.settings
+    make = gitlab_factory(runtime)
+    if make is None:
+        raise ConfigError("the bot needs ROLLOUT_BOT_GITLAB_URL and ROLLOUT_BOT_GITLAB_TOKEN")
+
+    def context(who: str, source: str, client: GitLab) -> Context:
+        return runtime.context(who=who, source=source, resolver=resolver_for(client))
+
+    return Bot(
+        store=runtime.store,
+        context=context,
+        environments=settings.environments,
+        gitlab=make,
+        access=access_policy(runtime),
+        bot_user_id=bot_user or BotUser(make),
+    )
+
+
+def build_worker(runtime: Runtime, bot: Bot) -> Worker:
+    settings = runtime.settings
+    return Worker(
+        engine=runtime.engine,
+        handle=bot.handle,
+        threads=settings.worker_threads,
+        lease=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+        retry_base=settings.retry_base_seconds,
+    )
+
+
+def verification(runtime: Runtime) -> Verification:
+    settings = runtime.settings
+    if settings.webhook_secret is None and not settings.local_trial:
+        raise ConfigError(
+            "ROLLOUT_BOT_WEBHOOK_SECRET is not set: set it to the hook's secret token, "
+            "or pass --local-trial to accept unauthenticated deliveries on this machine"
+        )
+    try:
+        return Verification(
+            secret_token=settings.webhook_secret,
+            signing_secret=settings.signing_secret,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"webhook settings: {exc}") from exc
+
+
+def receiver_config(runtime: Runtime, bot_user: BotUser, worker: Worker | None) -> ReceiverConfig:
+    return ReceiverConfig(
+        engine=runtime.engine,
+        verification=verification(runtime),
+        project_ids=runtime.settings.project_ids,
+        bot_user_id=bot_user,
+        on_queued=worker.wake.set if worker is not None else (lambda: None),
+    )

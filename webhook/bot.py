@@ -1,0 +1,263 @@
+"""Processing one delivery: ticked steps run their commands, and the issue hears about it.
+
+Safe to run twice. A worker may die anywhere, and its delivery is then run
+again, so every effect is keyed by the delivery:
+- a step's outcome (the flag change with it) is remembered under
+  `<delivery>:<step>` in the change's own transaction, and replayed, not rerun;
+- the comment carries `<!-- rollout-bot:delivery=KEY -->` and is posted only
+  if no comment with that marker exists;
+- unticking a refused step flips one box and is a no-op when it is unticked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flags import card
+from flags.commands import AlreadyRun, Context, execute
+from flags.grammar import Command, FeatureCommand, Refusal, parse
+from flags.store import Store
+from webhook import comments
+from webhook.access import AccessPolicy, level_name
+from webhook.events import Event
+from webhook.gitlab_api import GitLab, GitLabResolver
+from webhook.inbox import Delivery
+from webhook.outcomes import NO_LONGER_TICKED, UNSUPPORTED, StepOutcome
+from webhook.tasklist import EdgeKind, Task, TaskNotFound, diff, parse_tasks, set_checked
+
+log = logging.getLogger(__name__)
+
+UNTICK_ATTEMPTS = 5
+
+
+@dataclass
+class Bot:
+    store: Store
+    context: Callable[[str, str, GitLab], Context]  # (who, source, client) -> Context
+    environments: tuple[str, ...]
+    gitlab: Callable[[str | None], GitLab]  # event uuid -> a client that sends it back
+    access: AccessPolicy
+    bot_user_id: Callable[[], int | None] = lambda: None
+
+    def handle(self, delivery: Delivery) -> str:
+        """Process a delivery; returns a short note of what was done (for logs)."""
+        event = Event(
+            kind=delivery.kind,
+            payload=delivery.payload,
+            delivery_key=delivery.delivery_key,
+            event_uuid=delivery.event_uuid,
+        )
+        own = self.bot_user_id()
+        if own is not None and event.user_id == own:
+            return "ignored: the bot's own event"
+        client = self.gitlab(delivery.event_uuid)
+        if event.is_issue_note:
+            return self._comment_command(event, client)
+        return self._ticks(event, client)
+
+    # --- ticked boxes ------------------------------------------------------------------
+
+    def _ticks(self, event: Event, client: GitLab) -> str:
+        change = event.description_change
+        project_id, iid = event.project_id, event.issue_iid
+        if change is None or project_id is None or iid is None:
+            return "ignored: no description change"
+        edges = [e for e in diff(*change) if e.kind in (EdgeKind.TICKED, EdgeKind.UNTICKED)]
+        if not edges:
+            return "ignored: no box changed"
+        # Act on the issue as it is now, not as the delivery saw it.
+        issue = client.issue(project_id, iid)
+        tasks = parse_tasks(issue.description)
+        current = {t.marker: t for t in tasks if t.marker is not None}
+        outcomes: list[StepOutcome] = []
+        for edge in edges:
+            task = current.get(edge.marker, edge.task)
+            text = _step_text(task, tasks)
+            if edge.kind == EdgeKind.UNTICKED:
+                outcomes.append(StepOutcome("unticked", edge.marker, text, task.command_line))
+                continue
+            key = f"{event.delivery_key}:{edge.marker}"
+            outcomes.append(self._run_step(event, client, key, task, text, current))
+        body = comments.step_comment(event.delivery_key, event.username or "unknown", outcomes)
+        self._comment_once(client, project_id, iid, event.delivery_key, body)
+        for outcome in outcomes:
+            if outcome.untick:
+                self._untick(client, project_id, iid, outcome.step)
+        return ", ".join(f"{o.step}: {o.status}" for o in outcomes)
+
+    def _run_step(
+        self,
+        event: Event,
+        client: GitLab,
+        key: str,
+        task: Task,
+        text: str,
+        current: dict[str, Task],
+    ) -> StepOutcome:
+        prior = self._recall(key)
+        if prior is not None:
+            return StepOutcome.recalled(
+                prior, step=task.marker or "", text=text, command=task.command_line
+            )
+        step = task.marker or ""
+        live = current.get(step)
+        if live is None or not live.checked:
+            return StepOutcome("skipped", step, text, task.command_line, reason=NO_LONGER_TICKED)
+        command: Command | None = None
+        if live.command is not None:
+            try:
+                command = parse(live.command, self.environments)
+            except Refusal as exc:
+                return self._remember(
+                    key, StepOutcome("refused", step, text, live.command_line, reason=str(exc))
+                )
+        refusal = self._access_refusal(event, client, command)
+        if refusal is not None:
+            return self._remember(
+                key, StepOutcome("refused", step, text, live.command_line, reason=refusal)
+            )
+        if command is None:
+            return self._remember(key, StepOutcome("acknowledged", step, text))
+        return self._execute(event, client, key, command, step, text, live.command_line)
+
+    def _execute(
+        self,
+        event: Event,
+        client: GitLab,
+        key: str,
+        command: Command,
+        step: str,
+        text: str,
+        command_line: str | None,
+    ) -> StepOutcome:
+        if not isinstance(command, FeatureCommand):
+            reason = UNSUPPORTED.format(command=command.text.strip().strip("`"))
+            return self._remember(
+                key, StepOutcome("unsupported", step, text, command_line, reason=reason)
+            )
+        source = f"{event.project_path or event.project_id}#{event.issue_iid}"
+        context = self.context(event.username or "unknown", source, client)
+        try:
+            if command.verb in ("get", "list"):
+                result = execute(context, command)
+                return StepOutcome("applied", step, text, command_line, card=card.to_json(result))
+            result = execute(context, command, run_key=key)
+        except AlreadyRun as again:
+            return StepOutcome("applied", step, text, command_line, card=again.result)
+        except Refusal as exc:
+            return self._remember(
+                key, StepOutcome("refused", step, text, command_line, reason=str(exc))
+            )
+        return StepOutcome("applied", step, text, command_line, card=card.to_json(result))
+
+    def _access_refusal(self, event: Event, client: GitLab, command: Command | None) -> str | None:
+        required, purpose = self.access.required(command)
+        if event.user_id is None or event.project_id is None:
+            return "the event names no user, so access cannot be checked"
+        level = client.access_level(event.project_id, event.user_id)
+        if level >= required:
+            return None
+        return (
+            f"@{event.username} has {level_name(level)} access; {purpose} needs "
+            f"{level_name(required)} or higher"
+        )
+
+    # --- comment commands --------------------------------------------------------------
+
+    def _comment_command(self, event: Event, client: GitLab) -> str:
+        project_id, iid = event.project_id, event.issue_iid
+        line = event.chatops_command
+        if line is None or project_id is None or iid is None:
+            return "ignored: not a command"
+        key = f"{event.delivery_key}:comment"
+        prior = self._recall(key)
+        if prior is not None:
+            outcome = StepOutcome.recalled(prior, step="comment", text=line, command=line)
+        else:
+            outcome = self._run_comment(event, client, key, line)
+        body = comments.command_comment(event.delivery_key, event.username or "unknown", outcome)
+        self._comment_once(client, project_id, iid, event.delivery_key, body)
+        return f"comment: {outcome.status}"
+
+    def _run_comment(self, event: Event, client: GitLab, key: str, line: str) -> StepOutcome:
+        command_line = line.strip().strip("`").strip()
+        try:
+            command = parse(command_line, self.environments)
+        except Refusal as exc:
+            return self._remember(
+                key, StepOutcome("refused", "comment", line, command_line, reason=str(exc))
+            )
+        refusal = self._access_refusal(event, client, command)
+        if refusal is not None:
+            return self._remember(
+                key, StepOutcome("refused", "comment", line, command_line, reason=refusal)
+            )
+        return self._execute(event, client, key, command, "comment", line, command_line)
+
+    # --- effects, each safe to repeat --------------------------------------------------
+
+    def _recall(self, key: str) -> Any | None:
+        with self.store.transaction() as tx:
+            return tx.recall(key)
+
+    def _remember(self, key: str, outcome: StepOutcome) -> StepOutcome:
+        with self.store.transaction() as tx:
+            if tx.recall(key) is None:
+                tx.remember(key, outcome.to_json())
+        return outcome
+
+    def _comment_once(
+        self, client: GitLab, project_id: int, iid: int, delivery_key: str, body: str
+    ) -> None:
+        if client.has_note_containing(project_id, iid, comments.delivery_marker(delivery_key)):
+            return
+        client.create_note(project_id, iid, body)
+
+    def _untick(self, client: GitLab, project_id: int, iid: int, step: str) -> None:
+        """Flip one box back, never writing over a person's newer edit.
+
+        GitLab's REST API has no optimistic locking for descriptions (gitlab
+        issue 465150): read right before writing, change only our one box, and
+        read again to check it stuck; if someone edited meanwhile, start over.
+        """
+        for _ in range(UNTICK_ATTEMPTS):
+            description = client.issue(project_id, iid).description
+            try:
+                unticked = set_checked(description, step, False)
+            except TaskNotFound:
+                return
+            if unticked == description:
+                return
+            client.set_description(project_id, iid, unticked)
+            after = client.issue(project_id, iid).description
+            task = {t.marker: t for t in parse_tasks(after)}.get(step)
+            if task is None or not task.checked:
+                return
+        log.warning("could not untick %s on %s#%s: the issue kept changing", step, project_id, iid)
+
+
+def _step_text(task: Task, tasks: list[Task]) -> str:
+    """A command item is named by its step (the parent item); other items by their text."""
+    parent = task.parent
+    if task.command_line is not None and parent is not None and task.text.startswith("`"):
+        if 0 <= parent < len(tasks):
+            return _clean(tasks[parent].text)
+    return _clean(task.text)
+
+
+def _clean(text: str) -> str:
+    return text.strip() or "(a step)"
+
+
+def client_factory(url: str, token: str | None, **kwargs: Any) -> Callable[[str | None], GitLab]:
+    def make(event_uuid: str | None) -> GitLab:
+        return GitLab(url, token, event_uuid=event_uuid, **kwargs)
+
+    return make
+
+
+def resolver_for(client: GitLab) -> GitLabResolver:
+    return GitLabResolver(client)

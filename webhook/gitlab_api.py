@@ -1,0 +1,218 @@
+"""The GitLab calls the bot makes, through python-gitlab, with errors sorted by what to do.
+
+Transient failures (429, 5xx, timeouts, refused connections) raise
+`TransientGitLabError`, so the worker retries the delivery later; anything else
+raises `GitLabError`, so the delivery fails with that reason. Each client
+carries the `X-Gitlab-Event-UUID` of the delivery it serves: GitLab's recursion
+detection then sends no webhook for the bot's own edits and comments
+(https://docs.gitlab.com/user/project/integrations/webhooks/#recursive-webhooks).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import gitlab
+import gitlab.exceptions
+import requests
+
+from flags.grammar import TARGET_KINDS, Refusal, Target
+
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+NO_ACCESS = 0
+ACCESS_LEVELS = {
+    "guest": 10,
+    "planner": 15,
+    "reporter": 20,
+    "developer": 30,
+    "maintainer": 40,
+    "owner": 50,
+}
+ACCESS_NAMES = {value: name.capitalize() for name, value in ACCESS_LEVELS.items()}
+
+
+class GitLabError(Exception):
+    """A GitLab call failed for good (not found, forbidden, invalid)."""
+
+
+class TransientGitLabError(GitLabError):
+    """A GitLab call failed in a way that may pass: retry later."""
+
+
+@dataclass(frozen=True)
+class IssueView:
+    project_id: int
+    iid: int
+    title: str
+    description: str
+    state: str
+    web_url: str
+    labels: tuple[str, ...]
+
+
+def _issue_view(issue: Any) -> IssueView:
+    return IssueView(
+        project_id=int(issue.project_id),
+        iid=int(issue.iid),
+        title=str(issue.title),
+        description=str(issue.description or ""),
+        state=str(issue.state),
+        web_url=str(issue.web_url),
+        labels=tuple(issue.labels or ()),
+    )
+
+
+def _translate(exc: Exception, what: str) -> GitLabError:
+    if isinstance(exc, gitlab.exceptions.GitlabHttpError | gitlab.exceptions.GitlabError):
+        code = getattr(exc, "response_code", None)
+        message = f"{what}: GitLab answered {code}: {exc.error_message}"
+        if code in TRANSIENT_STATUS:
+            return TransientGitLabError(message)
+        return GitLabError(message)
+    return TransientGitLabError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+_ERRORS = (gitlab.exceptions.GitlabError, requests.exceptions.RequestException)
+
+
+class GitLab:
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        event_uuid: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.gl = gitlab.Gitlab(
+            url,
+            private_token=token,
+            timeout=timeout,
+            session=session,
+            retry_transient_errors=False,
+            per_page=100,
+        )
+        if event_uuid:
+            self.gl.headers["X-Gitlab-Event-UUID"] = event_uuid
+
+    def current_user(self) -> tuple[int, str]:
+        try:
+            self.gl.auth()
+        except _ERRORS as exc:
+            raise _translate(exc, "reading the bot's own user") from exc
+        user = self.gl.user
+        assert user is not None
+        return int(user.id), str(user.username)
+
+    def project_id(self, ref: int | str) -> int:
+        try:
+            return int(self.gl.projects.get(ref, lazy=False).id)
+        except _ERRORS as exc:
+            raise _translate(exc, f"finding project {ref}") from exc
+
+    def issue(self, project_id: int, iid: int) -> IssueView:
+        try:
+            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid)
+        except _ERRORS as exc:
+            raise _translate(exc, f"reading issue {project_id}#{iid}") from exc
+        return _issue_view(issue)
+
+    def create_issue(
+        self, project: int | str, title: str, description: str, labels: list[str]
+    ) -> IssueView:
+        try:
+            issue = self.gl.projects.get(project, lazy=True).issues.create(
+                {"title": title, "description": description, "labels": ",".join(labels)}
+            )
+        except _ERRORS as exc:
+            raise _translate(exc, f"opening an issue in {project}") from exc
+        return _issue_view(issue)
+
+    def set_description(self, project_id: int, iid: int, description: str) -> IssueView:
+        try:
+            project = self.gl.projects.get(project_id, lazy=True)
+            result = project.issues.update(iid, {"description": description})
+        except _ERRORS as exc:
+            raise _translate(exc, f"editing issue {project_id}#{iid}") from exc
+        return IssueView(
+            project_id=project_id,
+            iid=iid,
+            title=str(result.get("title", "")),
+            description=str(result.get("description") or ""),
+            state=str(result.get("state", "")),
+            web_url=str(result.get("web_url", "")),
+            labels=tuple(result.get("labels") or ()),
+        )
+
+    def close_issue(self, project_id: int, iid: int) -> None:
+        try:
+            self.gl.projects.get(project_id, lazy=True).issues.update(iid, {"state_event": "close"})
+        except _ERRORS as exc:
+            raise _translate(exc, f"closing issue {project_id}#{iid}") from exc
+
+    def has_note_containing(self, project_id: int, iid: int, text: str) -> bool:
+        try:
+            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
+            for note in issue.notes.list(iterator=True, sort="desc", order_by="created_at"):
+                if text in str(note.body):
+                    return True
+        except _ERRORS as exc:
+            raise _translate(exc, f"reading comments of {project_id}#{iid}") from exc
+        return False
+
+    def create_note(self, project_id: int, iid: int, body: str) -> int:
+        try:
+            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
+            note = issue.notes.create({"body": body})
+        except _ERRORS as exc:
+            raise _translate(exc, f"commenting on {project_id}#{iid}") from exc
+        return int(note.id)
+
+    def access_level(self, project_id: int, user_id: int) -> int:
+        """The user's level in the project, inherited and invited membership included."""
+        try:
+            member = self.gl.projects.get(project_id, lazy=True).members_all.get(user_id)
+        except gitlab.exceptions.GitlabGetError as exc:
+            if exc.response_code == 404:
+                return NO_ACCESS
+            raise _translate(exc, f"reading {user_id}'s access to {project_id}") from exc
+        except _ERRORS as exc:
+            raise _translate(exc, f"reading {user_id}'s access to {project_id}") from exc
+        return int(member.access_level)
+
+
+class GitLabResolver:
+    """Targets by path or username, through the API; numeric ids need no call."""
+
+    def __init__(self, client: GitLab) -> None:
+        self.client = client
+
+    def resolve(self, target: Target) -> str:
+        kind = TARGET_KINDS[target.kind]
+        if target.ref.isdigit():
+            return f"{kind}:{int(target.ref)}"
+        if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", target.ref):
+            raise Refusal(f"{target}: not a valid path or username")
+        gl = self.client.gl
+        try:
+            if target.kind == "project":
+                found = gl.projects.get(target.ref).id
+            elif target.kind == "group":
+                found = gl.groups.get(target.ref).id
+            elif target.kind == "namespace":
+                found = gl.namespaces.get(target.ref).id
+            else:
+                users = gl.users.list(username=target.ref, get_all=False)
+                if not users:
+                    raise Refusal(f"{target}: no GitLab user with that username")
+                found = users[0].id
+        except gitlab.exceptions.GitlabGetError as exc:
+            if exc.response_code == 404:
+                raise Refusal(f"{target}: not found on GitLab") from exc
+            raise _translate(exc, f"resolving {target}") from exc
+        except _ERRORS as exc:
+            raise _translate(exc, f"resolving {target}") from exc
+        return f"{kind}:{int(found)}"

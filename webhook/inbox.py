@@ -1,0 +1,264 @@
+"""The durable inbox: deliveries live in the database until a worker is done with them.
+
+A worker claims the oldest ready delivery of an issue that has no earlier
+delivery still open, so one issue's deliveries run in arrival order while other
+issues run in parallel. A claim is a lease: a worker that dies leaves its
+delivery to be claimed again when the lease runs out. The claim is one
+`UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, so any
+number of workers and `serve` processes share one inbox (SQLite serializes the
+statement; PostgreSQL skips rows another claim holds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from webhook.schema import inbox_deliveries as inbox
+
+PENDING = "pending"
+PROCESSING = "processing"
+DONE = "done"
+FAILED = "failed"
+OPEN = (PENDING, PROCESSING)
+
+
+class InboxError(Exception):
+    """An operator asked for something the inbox cannot do; the message says why."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    delivery_key: str
+    kind: str
+    project_id: int | None
+    issue_iid: int | None
+    event_uuid: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    received_at: dt.datetime
+    last_error: str | None
+    locked_by: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "delivery_key": self.delivery_key,
+            "kind": self.kind,
+            "project_id": self.project_id,
+            "issue_iid": self.issue_iid,
+            "status": self.status,
+            "attempts": self.attempts,
+            "received_at": self.received_at.isoformat(),
+            "last_error": self.last_error,
+        }
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        delivery_key=row.delivery_key,
+        kind=row.kind,
+        project_id=row.project_id,
+        issue_iid=row.issue_iid,
+        event_uuid=row.event_uuid,
+        payload=json.loads(row.payload),
+        status=row.status,
+        attempts=row.attempts,
+        received_at=_aware(row.received_at),
+        last_error=row.last_error,
+        locked_by=row.locked_by,
+    )
+
+
+def issue_key(project_id: int | None, issue_iid: int | None) -> str:
+    return f"{project_id}#{issue_iid}"
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    delivery_key: str,
+    kind: str,
+    project_id: int | None,
+    issue_iid: int | None,
+    event_uuid: str | None,
+    payload: str,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Store a delivery once; False when its key was stored before (a redelivery)."""
+    now = now or utcnow()
+    values = {
+        "delivery_key": delivery_key,
+        "kind": kind,
+        "project_id": project_id,
+        "issue_iid": issue_iid,
+        "issue_key": issue_key(project_id, issue_iid),
+        "event_uuid": event_uuid,
+        "payload": payload,
+        "received_at": now,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+    dialect = conn.dialect.name
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(inbox).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(inbox).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise InboxError(f"unsupported database {dialect}")
+    return conn.execute(statement).rowcount == 1
+
+
+def claim(
+    engine: Engine, worker: str, *, lease: float, now: dt.datetime | None = None
+) -> Delivery | None:
+    """Lease the next delivery this worker may run, or None when none is ready."""
+    now = now or utcnow()
+    earlier = inbox.alias("earlier")
+    ready = sa.or_(
+        sa.and_(inbox.c.status == PENDING, inbox.c.next_attempt_at <= now),
+        sa.and_(inbox.c.status == PROCESSING, inbox.c.locked_until < now),
+    )
+    blocked = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.issue_key == inbox.c.issue_key,
+            earlier.c.id < inbox.c.id,
+            earlier.c.status.in_(OPEN),
+        )
+        .exists()
+    )
+    candidate = sa.select(inbox.c.id).where(ready, ~blocked).order_by(inbox.c.id).limit(1)
+    if engine.dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True, of=inbox)
+    statement = (
+        sa.update(inbox)
+        .where(inbox.c.id == candidate.scalar_subquery())
+        .values(
+            status=PROCESSING,
+            locked_by=worker,
+            locked_until=now + dt.timedelta(seconds=lease),
+            attempts=inbox.c.attempts + 1,
+        )
+        .returning(*inbox.c)
+    )
+    with engine.begin() as conn:
+        row = conn.execute(statement).first()
+    return None if row is None else _delivery(row)
+
+
+def _finish(engine: Engine, delivery_id: int, worker: str, **values: Any) -> bool:
+    # Fenced by locked_by: a worker whose lease ran out and was reclaimed must
+    # not overwrite what the new owner does.
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(inbox)
+            .where(
+                inbox.c.id == delivery_id,
+                inbox.c.locked_by == worker,
+                inbox.c.status == PROCESSING,
+            )
+            .values(**values)
+        )
+    return result.rowcount == 1
+
+
+def extend(engine: Engine, delivery_id: int, worker: str, *, lease: float) -> bool:
+    return _finish(engine, delivery_id, worker, locked_until=utcnow() + dt.timedelta(seconds=lease))
+
+
+def complete(engine: Engine, delivery_id: int, worker: str) -> bool:
+    return _finish(
+        engine, delivery_id, worker, status=DONE, finished_at=utcnow(), locked_until=None
+    )
+
+
+def reschedule(engine: Engine, delivery_id: int, worker: str, *, error: str, delay: float) -> bool:
+    return _finish(
+        engine,
+        delivery_id,
+        worker,
+        status=PENDING,
+        next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
+        last_error=error,
+        locked_by=None,
+        locked_until=None,
+    )
+
+
+def fail(engine: Engine, delivery_id: int, worker: str, *, error: str) -> bool:
+    return _finish(
+        engine,
+        delivery_id,
+        worker,
+        status=FAILED,
+        last_error=error,
+        finished_at=utcnow(),
+        locked_until=None,
+    )
+
+
+def listing(
+    engine: Engine, statuses: Sequence[str] | None = None, limit: int = 100
+) -> list[Delivery]:
+    query = sa.select(inbox).order_by(inbox.c.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(inbox.c.status.in_(statuses))
+    with engine.connect() as conn:
+        return [_delivery(row) for row in conn.execute(query)]
+
+
+def get(engine: Engine, delivery_id: int) -> Delivery | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(inbox).where(inbox.c.id == delivery_id)).first()
+    return None if row is None else _delivery(row)
+
+
+def retry(engine: Engine, delivery_id: int) -> Delivery:
+    """Queue a failed delivery again, from its first attempt."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(inbox)
+            .where(inbox.c.id == delivery_id, inbox.c.status == FAILED)
+            .values(
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=utcnow(),
+                locked_by=None,
+                finished_at=None,
+            )
+        )
+    delivery = get(engine, delivery_id)
+    if delivery is None:
+        raise InboxError(f"no delivery {delivery_id}")
+    if result.rowcount != 1:
+        raise InboxError(f"delivery {delivery_id} is {delivery.status}, only failed ones retry")
+    return delivery
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status)
+        ).all()
+    return {status: int(n) for status, n in rows}

@@ -1,0 +1,66 @@
+"""Opening a rollout issue and remembering which flag it rolls out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from flags.grammar import Refusal
+from webhook.gitlab_api import GitLab, IssueView
+from webhook.schema import rollout_issues
+
+FEATURE_FLAG_LABEL = "feature flag"
+
+
+def existing(engine: Engine, project_id: int, flag: str) -> str | None:
+    """The URL of this flag's open rollout issue in the project, if one was recorded."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(rollout_issues.c.web_url).where(
+                rollout_issues.c.project_id == project_id, rollout_issues.c.flag == flag
+            )
+        ).first()
+    return None if row is None else str(row.web_url)
+
+
+def record(engine: Engine, issue: IssueView, flag: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(rollout_issues).values(
+                project_id=issue.project_id,
+                issue_iid=issue.iid,
+                flag=flag,
+                web_url=issue.web_url,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+
+
+def flag_of(engine: Engine, project_id: int, iid: int) -> str | None:
+    with engine.connect() as conn:
+        return conn.scalar(
+            sa.select(rollout_issues.c.flag).where(
+                rollout_issues.c.project_id == project_id, rollout_issues.c.issue_iid == iid
+            )
+        )
+
+
+def open_issue(
+    engine: Engine,
+    client: GitLab,
+    project: str,
+    flag: str,
+    title: str,
+    description: str,
+    labels: list[str],
+) -> IssueView:
+    """Open the issue once per flag and project; a second time is refused with the first's URL."""
+    project_id = client.project_id(int(project) if project.isdigit() else project)
+    url = existing(engine, project_id, flag)
+    if url is not None:
+        raise Refusal(f"'{flag}' already has a rollout issue in {project}: {url}")
+    issue = client.create_issue(project_id, title, description, labels)
+    record(engine, issue, flag)
+    return issue

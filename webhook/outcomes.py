@@ -1,0 +1,43 @@
+"""What happened to one step or comment command; JSON-ready so a retry can replay it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Status = Literal["applied", "refused", "acknowledged", "unticked", "skipped", "unsupported"]
+
+# User-facing text, kept here so tests assert against the same words.
+NO_LONGER_TICKED = "the box was no longer ticked when the bot read the issue; nothing was done"
+UNTICK_NOTE = "no flag was changed"
+UNSUPPORTED = "the bot does not run `{command}` yet: run it in ChatOps and post the result here"
+RETRY_HINT = "fix the command in the issue if needed, then tick the box again"
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: Status
+    step: str  # the step marker id, or "comment" for a comment command
+    text: str  # the step's text as the issue shows it
+    command: str | None = None  # the full `/chatops run ...` line
+    card: dict[str, Any] | None = None  # the flags result card (applied commands)
+    reason: str | None = None  # why it was refused or skipped
+
+    @property
+    def untick(self) -> bool:
+        """A refused step is unticked again so the issue shows it still has to be done."""
+        return self.status == "refused"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outcome": asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepOutcome:
+        return cls(**data["outcome"])
+
+    @classmethod
+    def recalled(cls, data: Any, *, step: str, text: str, command: str | None) -> StepOutcome:
+        """A remembered run: an outcome, or the card `flags.commands` stored for a change."""
+        if isinstance(data, dict) and "outcome" in data:
+            return cls.from_json(data)
+        return cls("applied", step, text, command, card=data)

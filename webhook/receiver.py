@@ -1,0 +1,91 @@
+"""`POST /webhook`: verify, classify, store in the inbox, answer in milliseconds.
+
+Statuses: 401 bad token or signature, 413 too large, 400 broken body (nothing
+stored for any of them); 200 for events the bot does not handle, 202 for
+queued ones (also for a redelivery of a stored one). GitLab disables a hook
+after four failures in a row, so nothing the bot merely ignores is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.engine import Engine
+
+from webhook import inbox
+from webhook.events import DeliveryRejected, Event, Verification, classify
+from webhook.schema import rollout_issues
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReceiverConfig:
+    engine: Engine
+    verification: Verification
+    project_ids: Collection[int] | None = None
+    bot_user_id: Callable[[], int | None] = lambda: None
+    on_queued: Callable[[], None] = lambda: None
+
+
+def is_rollout_issue(engine: Engine) -> Callable[[int, int], bool]:
+    def lookup(project_id: int, iid: int) -> bool:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.select(rollout_issues.c.flag).where(
+                    rollout_issues.c.project_id == project_id, rollout_issues.c.issue_iid == iid
+                )
+            ).first()
+        return row is not None
+
+    return lookup
+
+
+def blueprint(config: ReceiverConfig) -> Blueprint:
+    bp = Blueprint("webhook", __name__)
+    rollout_issue = is_rollout_issue(config.engine)
+
+    def answer(code: int, **body: Any) -> tuple[Response, int]:
+        return jsonify(body), code
+
+    @bp.post("/webhook")
+    def receive() -> tuple[Response, int]:
+        length = request.content_length
+        limit = config.verification.max_body_bytes
+        if length is not None and length > limit:
+            # Refuse before reading: a huge body costs nothing but this check.
+            return answer(413, status="rejected", reason=f"body is over the {limit}-byte limit")
+        body = request.get_data(cache=False)
+        try:
+            event = Event.from_http(dict(request.headers), body, verification=config.verification)
+        except DeliveryRejected as exc:
+            log.info("webhook rejected (%s): %s", exc.status, exc.message)
+            return answer(exc.status, status="rejected", reason=exc.message)
+        decision = classify(
+            event,
+            project_ids=config.project_ids,
+            bot_user_id=config.bot_user_id(),
+            is_rollout_issue=rollout_issue,
+        )
+        if not decision.queue:
+            return answer(200, status="ignored", reason=decision.reason)
+        with config.engine.begin() as conn:
+            created = inbox.enqueue(
+                conn,
+                delivery_key=event.delivery_key,
+                kind=event.kind or "",
+                project_id=event.project_id,
+                issue_iid=event.issue_iid,
+                event_uuid=event.event_uuid,
+                payload=body.decode("utf-8"),
+            )
+        if created:
+            config.on_queued()
+        return answer(202, status="queued" if created else "duplicate", reason=decision.reason)
+
+    return bp
