@@ -240,6 +240,17 @@ def test_paragraph_interruption_rules() -> None:
     assert texts("    code\n2. [ ] a") == ["a"]
 
 
+def test_a_checkbox_line_underlined_as_a_heading_is_no_task() -> None:
+    # GFM: a task item's first block is a paragraph; a setext underline makes it a heading.
+    tasks = parse_tasks("- [ ] a\n  - [ ] b\n    ---\n  - [ ] c\n    - [ ] d")
+    assert [(t.text, t.parent) for t in tasks] == [("a", None), ("c", 0), ("d", 1)]
+    assert texts("- [ ] a\nlazy\n  ===") == []
+    # A later paragraph of the item may be a heading: the task stays.
+    assert texts("- [ ] a\n\n  b\n  ---") == ["a"]
+    # Unindented, "---" is a thematic break after the list.
+    assert texts("- [ ] a\n---") == ["a"]
+
+
 def test_indented_code_outside_lists() -> None:
     assert texts("    - [ ] code") == []
     assert texts("text\n\n    - [ ] code\n\n- [ ] a") == ["a"]

@@ -288,11 +288,12 @@ _HTML_LONE_TAG = re.compile(
 class _Kind(Enum):
     TEXT = 1  # paragraph text, new or continued
     CODE = 2  # indented code
-    BREAK = 3  # ATX heading, setext underline, thematic break: one line, ends a paragraph
-    QUOTE = 4  # a block quote line, skipped whole
-    FENCE = 5
-    HTML = 6
-    ITEM = 7
+    BREAK = 3  # ATX heading or thematic break: one line, ends a paragraph
+    SETEXT = 4  # setext underline: the open paragraph was a heading
+    QUOTE = 5  # a block quote line, skipped whole
+    FENCE = 6
+    HTML = 7
+    ITEM = 8
 
 
 _QUOTED = -1
@@ -374,16 +375,18 @@ def _front_matter_end(lines: list[tuple[int, str]]) -> int:
 
 
 def _block_start(
-    line: str, pos: int, rel: int, in_paragraph: bool
+    line: str, pos: int, rel: int, in_paragraph: bool, lazy: bool
 ) -> tuple[_Kind, re.Match[str] | None, re.Pattern[str] | None]:
     """What a line's content at `pos` starts, `rel` columns into its container.
 
-    `in_paragraph`: the container holds an open paragraph, which indented code,
-    setext underlines, lone HTML tags and some list items cannot interrupt.
-    Returns the kind, the list marker or fence match, and an HTML block's end text.
+    `in_paragraph`: the container holds an open paragraph, which setext underlines
+    end and some list items cannot interrupt. `lazy`: a paragraph is open, here or
+    deeper, so the line may continue it; indented code and lone HTML tags cannot
+    interrupt it. Returns the kind, the list marker or fence match, and an HTML
+    block's end text.
     """
     if rel >= 4:
-        return (_Kind.TEXT if in_paragraph else _Kind.CODE), None, None
+        return (_Kind.TEXT if lazy else _Kind.CODE), None, None
     char = line[pos]
     if char == ">":
         return _Kind.QUOTE, None, None
@@ -395,12 +398,10 @@ def _block_start(
         for start, end in _HTML_UNTIL_TEXT:
             if start.match(line, pos):
                 return _Kind.HTML, None, end
-        if _HTML_BLOCK_TAG.match(line, pos) or (
-            not in_paragraph and _HTML_LONE_TAG.match(line, pos)
-        ):
+        if _HTML_BLOCK_TAG.match(line, pos) or (not lazy and _HTML_LONE_TAG.match(line, pos)):
             return _Kind.HTML, None, None
     if in_paragraph and char in "=-" and _SETEXT_UNDERLINE.match(line, pos):
-        return _Kind.BREAK, None, None
+        return _Kind.SETEXT, None, None
     if char in "*-_" and _THEMATIC_BREAK.match(line, pos):
         return _Kind.BREAK, None, None
     if char in "-+*0123456789" and (item := _LIST_MARKER.match(line, pos)):
@@ -409,6 +410,26 @@ def _block_start(
         if not in_paragraph or not (empty or (number is not None and int(number) != 1)):
             return _Kind.ITEM, item, None
     return _Kind.TEXT, None, None
+
+
+def _quote_has_paragraph(line: str, pos: int, col: int, continuing: bool) -> bool:
+    """Whether a block quote line (``>`` at `pos`) leaves a paragraph open.
+
+    Only then can the next line be a lazy continuation that keeps list items open.
+    `continuing`: the line before was quoted text, which this line may continue.
+    """
+    while True:
+        content_col = col + 2  # after ">" and its optional space
+        col, pos = _skip_indent(line, pos + 1, col + 1)
+        if pos == len(line):
+            return False
+        rel = max(col - content_col, 0)
+        kind, found, _ = _block_start(line, pos, rel, continuing, continuing)
+        if kind is not _Kind.QUOTE:
+            break
+    if kind is _Kind.ITEM:
+        return found is not None and bool(line[found.end() :].strip(" \t"))
+    return kind is _Kind.TEXT
 
 
 def _code_spans(text: str) -> list[str]:
@@ -460,6 +481,7 @@ def _scan(text: str) -> tuple[list[Task], list[int]]:
     items: list[_Item] = []  # open list items, outermost first
     leaf: _Leaf | None = None
     para: int | None = None  # depth of the container holding the open paragraph
+    para_task: int | None = None  # the task whose checkbox line opened that paragraph
 
     for number in range(_front_matter_end(lines) + 1, len(lines)):
         start, line = lines[number]
@@ -495,24 +517,29 @@ def _scan(text: str) -> tuple[list[Task], list[int]]:
 
         if blank:
             del items[matched:]
-            para = None
+            para = para_task = None
             continue
 
         depth = matched
         base = items[depth - 1].content_col if depth else 0
-        kind, found, html_end = _block_start(line, pos, col - base, para == depth)
-        if kind in (_Kind.TEXT, _Kind.CODE) and para is not None and para != depth:
-            continue  # a lazy continuation line: the paragraph and its items go on
+        kind, found, html_end = _block_start(line, pos, col - base, para == depth, para is not None)
+        if kind is _Kind.TEXT and para is not None:
+            continue  # the paragraph goes on (on a lazy line, its items with it)
+        quoted = para == _QUOTED
+        if kind is _Kind.SETEXT and para_task is not None:
+            # GFM: a task item's first block is a paragraph; "[ ] a" underlined is a heading.
+            items[-1].task = None
+            items[-1].owner = drafts.pop().parent
         del items[depth:]
         if depth:
             items[-1].has_content = True
-        para = None
+        para = para_task = None
 
         while True:  # a line may open several items: "- - [ ] task"
             if kind is _Kind.TEXT:
                 para = depth
             elif kind is _Kind.QUOTE:
-                para = _QUOTED
+                para = _QUOTED if _quote_has_paragraph(line, pos, col, quoted) else None
             elif kind is _Kind.FENCE:
                 assert found is not None
                 fence = found.group(1) or found.group(2)
@@ -535,9 +562,9 @@ def _scan(text: str) -> tuple[list[Task], list[int]]:
                 items.append(_Item(base, task, owner if task is None else task, not empty))
                 depth += 1
                 if task is not None:
-                    para = depth
+                    para, para_task = depth, task
                 elif not empty:
-                    kind, found, html_end = _block_start(line, pos, col - base, False)
+                    kind, found, html_end = _block_start(line, pos, col - base, False, False)
                     continue
             break
 
