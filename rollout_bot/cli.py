@@ -22,6 +22,7 @@ from flags.grammar import FeatureCommand, Refusal, parse
 from rollout_bot import database
 from rollout_bot.config import ConfigError, Settings
 from rollout_bot.runtime import Runtime, open_runtime
+from webhook.gitlab_api import GitLabError
 
 CLI_SOURCE = "cli"
 
@@ -288,10 +289,16 @@ def _run_feature(verb: str, args: Sequence[str], as_json: bool) -> None:
     args = [arg for arg in args if arg != "--json"]
     runtime = _runtime()
     settings = runtime.settings
+    resolver = None
+    if settings.gitlab_url:
+        from webhook.gitlab_api import GitLab, GitLabResolver
+
+        resolver = GitLabResolver(GitLab(settings.gitlab_url, settings.gitlab_token))
     try:
         command = parse_tokens(["feature", verb, *args], settings.environments)
-        result = execute(runtime.context(who=settings.user, source=CLI_SOURCE), command)
-    except Refusal as exc:
+        context = runtime.context(who=settings.user, source=CLI_SOURCE, resolver=resolver)
+        result = execute(context, command)
+    except (Refusal, GitLabError) as exc:
         _fail(str(exc))
     finally:
         runtime.engine.dispose()

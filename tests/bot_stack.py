@@ -21,6 +21,7 @@ from rollout_bot.cli import main
 from rollout_bot.config import Settings
 from rollout_bot.runtime import Runtime, open_runtime
 from rollout_bot.server import build
+from rollout_bot.services import build_bot, build_worker
 from tests.fake_gitlab import FakeGitLab
 from tests.fake_gitlab.models import DEVELOPER, MAINTAINER, Project, User
 from tests.fake_gitlab.server import LoopbackServer
@@ -82,6 +83,10 @@ class BotStack:
     def state(self, environment: str = "production") -> FlagState | None:
         return self.runtime.store.snapshot().get(environment, FLAG)
 
+    def worker_for_test(self) -> Worker:
+        """A worker to drive by hand with run_once(), for deterministic ordering."""
+        return build_worker(self.runtime, build_bot(self.runtime))
+
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Until every delivery is done or failed."""
         deadline = time.monotonic() + timeout
@@ -95,7 +100,12 @@ class BotStack:
 
 @contextmanager
 def bot_stack(
-    database_url: str, *, workers: int = 2, start_worker: bool = True, **settings: object
+    database_url: str,
+    *,
+    workers: int = 2,
+    start_worker: bool = True,
+    signing_secret: str | None = None,
+    **settings: object,
 ) -> Iterator[BotStack]:
     with FakeGitLab() as fake:
         org = fake.create_group("gitlab-org")
@@ -118,11 +128,12 @@ def bot_stack(
             "ROLLOUT_BOT_MAX_ATTEMPTS": "8",
         }
         base = Settings.from_env(env)
+        base = dataclasses.replace(base, signing_secret=signing_secret)
         runtime = open_runtime(dataclasses.replace(base, **settings))  # type: ignore[arg-type]
         app, worker = build(runtime, embedded_worker=start_worker)
         server = LoopbackServer(app, "rollout-bot")
         server.start()
-        fake.add_hook(f"{server.url}/webhook", token=SECRET)
+        fake.add_hook(f"{server.url}/webhook", token=SECRET, signing_token=signing_secret)
         stack = BotStack(fake, runtime, env, project, bot, alice, dave, worker, [server])
         if worker is not None:
             worker.start()

@@ -195,3 +195,22 @@ def test_issue_create_opens_and_records_once(stack: BotStack) -> None:
     assert again.exit_code == 1
     assert f"'{FLAG}' already has a rollout issue in gitlab-org/gitlab" in again.stderr
     assert list(stack.project.issues) == [iid]
+
+
+def test_signed_deliveries_are_required_when_signing_is_configured(database_url: str) -> None:
+    import base64
+
+    secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+    with bot_stack(database_url, signing_secret=secret) as stack:
+        iid = stack.open_issue()
+        stack.tick(stack.alice, iid, "enable-non-production-command")
+        stack.wait_idle()
+        assert stack.state("dev") == FlagState(boolean=True)
+        tick = stack.fake.deliveries[-1]
+        assert tick.status_code == 202 and "webhook-signature" in tick.headers
+        unsigned = {k: v for k, v in tick.headers.items() if not k.startswith("webhook-")}
+        response = requests.post(
+            f"{stack.servers[0].url}/webhook", data=tick.body, headers=unsigned, timeout=10
+        )
+        assert response.status_code == 401
+        assert "lacks webhook-id" in response.json()["reason"]

@@ -137,3 +137,47 @@ def test_the_bot_sends_the_event_uuid_back_and_gets_no_echo(stack: BotStack) -> 
     ]
     assert bot_calls and all(r.headers.get("X-Gitlab-Event-UUID") == uuid for r in bot_calls)
     assert stack.fake.blocked_deliveries  # the untick and the comment were not echoed
+
+
+def test_actor_steps_resolve_paths_through_gitlab(stack: BotStack) -> None:
+    other = stack.new_project("gitlab-foss")
+    iid = stack.open_issue(
+        "--actor-project",
+        "gitlab-org/gitlab",
+        "--actor-project",
+        "gitlab-org/gitlab-foss",
+        "--actor-group",
+        "gitlab-org",
+        "--actor-group",
+        "gitlab-com",
+    )
+    stack.tick(stack.alice, iid, "enable-project-actors-command")
+    stack.wait_idle()
+    assert stack.state() == FlagState(
+        actors=frozenset({f"Project:{stack.project.id}", f"Project:{other.id}"})
+    )
+    stack.tick(stack.alice, iid, "enable-group-actors-command")
+    stack.wait_idle()
+    assert "group=gitlab-com: not found on GitLab" in stack.bot_notes(iid)[-1]
+    assert not stack.checked(iid, "enable-group-actors-command")
+
+
+def test_the_cli_resolves_paths_when_gitlab_is_configured(stack: BotStack) -> None:
+    out = stack.cli("feature", "set", "--group=gitlab-org", FLAG, "true", "--dev", "--json")
+    group_id = stack.fake.state.group("gitlab-org").id
+    assert f"Group:{group_id}" in out
+    assert stack.state("dev") == FlagState(actors=frozenset({f"Group:{group_id}"}))
+
+
+def test_a_box_unticked_before_the_worker_reads_it_does_nothing(database_url: str) -> None:
+    with bot_stack(database_url, start_worker=False) as stack:
+        iid = stack.open_issue()
+        stack.tick(stack.alice, iid, "enable-non-production-command")
+        stack.tick(stack.alice, iid, "enable-non-production-command", checked=False)
+        worker = stack.worker_for_test()
+        while worker.run_once():
+            pass
+        assert stack.state("dev") is None
+        first, second = stack.bot_notes(iid)
+        assert "the box was no longer ticked when the bot read the issue" in first
+        assert "@alice unticked" in second
