@@ -37,7 +37,12 @@ def build(runtime: Runtime, *, embedded_worker: bool = True) -> tuple[Flask, Wor
         worker = build_worker(runtime, build_bot(runtime, bot_user))
     elif embedded_worker:
         log.warning("no ROLLOUT_BOT_GITLAB_URL: deliveries are stored but not processed")
-    app = create_app(runtime.engine, receiver=receiver_config(runtime, bot_user, worker))
+    app = create_app(
+        runtime.engine,
+        receiver=receiver_config(runtime, bot_user, worker),
+        registry=runtime.registry,
+        environments=runtime.settings.environments,
+    )
     return app, worker
 
 

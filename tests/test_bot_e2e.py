@@ -181,3 +181,21 @@ def test_a_box_unticked_before_the_worker_reads_it_does_nothing(database_url: st
         first, second = stack.bot_notes(iid)
         assert "the box was no longer ticked when the bot read the issue" in first
         assert "@alice unticked" in second
+
+
+def test_metrics_and_dashboard(stack: BotStack) -> None:
+    import requests
+
+    iid = stack.open_issue()
+    stack.tick(stack.alice, iid, "enable-non-production-command")
+    stack.wait_idle()
+    base = stack.servers[0].url
+    metrics = requests.get(f"{base}/metrics", timeout=10)
+    assert metrics.status_code == 200
+    assert 'rollout_bot_inbox_deliveries{status="done"} 1.0' in metrics.text
+    assert 'rollout_bot_inbox_deliveries{status="failed"} 0.0' in metrics.text
+    page = requests.get(f"{base}/", timeout=10)
+    assert page.status_code == 200
+    issue_url = stack.fake.issue_json(stack.project, iid)["web_url"]
+    assert f'<a href="{issue_url}">' in page.text
+    assert "<td>on</td><td>on</td><td>on</td><td>off</td>" in page.text.replace("\n", "")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
+from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from flags.definitions import Registry
+from rollout_bot.config import DEFAULT_ENVIRONMENTS
+from webhook import dashboard, metrics
 from webhook.receiver import ReceiverConfig, blueprint
 
 
@@ -17,11 +21,23 @@ def create_app(
     config: Mapping[str, Any] | None = None,
     *,
     receiver: ReceiverConfig | None = None,
+    registry: Registry | None = None,
+    environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS,
+    collectors: Iterable[Collector] = (),
 ) -> Flask:
     app = Flask(__name__)
     app.config.update(config or {})
     if receiver is not None:
         app.register_blueprint(blueprint(receiver))
+    scrape = metrics.exposition(metrics.registry(engine, collectors))
+
+    @app.get("/metrics")
+    def metrics_page() -> Response:
+        return Response(scrape(), mimetype=None, content_type=metrics.CONTENT_TYPE)
+
+    @app.get("/")
+    def dashboard_page() -> str:
+        return dashboard.page(engine, registry or Registry(), environments)
 
     @app.get("/healthz")
     def healthz() -> tuple[Any, int]:

@@ -1,0 +1,51 @@
+"""`GET /metrics`: Prometheus text exposition, read from the database at scrape time.
+
+Counts come from the inbox table rather than in-process counters, so every
+`serve` and `worker` process reports the same truth. Other packages (tracking)
+add their own collectors to the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+
+from flags.sql_store import SqlStore
+from webhook import inbox
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class InboxCollector(Collector):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        deliveries = GaugeMetricFamily(
+            "rollout_bot_inbox_deliveries", "Webhook deliveries in the inbox", labels=["status"]
+        )
+        counts = inbox.counts(self.engine)
+        for status in (inbox.PENDING, inbox.PROCESSING, inbox.DONE, inbox.FAILED):
+            deliveries.add_metric([status], counts.get(status, 0))
+        yield deliveries
+        version = GaugeMetricFamily(
+            "rollout_bot_flag_state_version", "Changes committed to flag state so far"
+        )
+        version.add_metric([], SqlStore(self.engine).version())
+        yield version
+
+
+def registry(engine: Engine, extra: Iterable[Collector] = ()) -> CollectorRegistry:
+    made = CollectorRegistry(auto_describe=False)
+    made.register(InboxCollector(engine))
+    for collector in extra:
+        made.register(collector)
+    return made
+
+
+def exposition(reg: CollectorRegistry) -> Callable[[], bytes]:
+    return lambda: generate_latest(reg)
