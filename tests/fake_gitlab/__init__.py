@@ -17,7 +17,6 @@ Modules: `state` (records and domain rules), `render` (REST JSON), `payloads`
 `fake` (the facade), `fixtures` (pytest fixtures).
 """
 
-from tests.fake_gitlab.api import RecordedRequest
 from tests.fake_gitlab.delivery import Blocked, Delivery
 from tests.fake_gitlab.fake import FakeGitLab
 from tests.fake_gitlab.models import (
@@ -34,6 +33,7 @@ from tests.fake_gitlab.models import (
     Project,
     User,
 )
+from tests.fake_gitlab.plumbing import RecordedRequest
 from tests.fake_gitlab.receiver import HookReceiver, ReceivedHook
 
 __all__ = [

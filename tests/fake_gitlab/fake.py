@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from tests.fake_gitlab import payloads, render
 from tests.fake_gitlab.aliases import Json
-from tests.fake_gitlab.api import RecordedRequest, create_app
+from tests.fake_gitlab.api import create_app
 from tests.fake_gitlab.delivery import Blocked, Deliverer, Delivery
 from tests.fake_gitlab.faults import FaultPlan
 from tests.fake_gitlab.models import (
@@ -29,6 +29,7 @@ from tests.fake_gitlab.models import (
     Project,
     User,
 )
+from tests.fake_gitlab.plumbing import RecordedRequest
 from tests.fake_gitlab.server import LoopbackServer
 from tests.fake_gitlab.state import IssueChange, State, utc_now
 
