@@ -223,3 +223,31 @@ def execute(ctx: Context, command: FeatureCommand, run_key: str | None = None) -
     if command.verb in ("set", "delete"):
         return _mutate(ctx, command, run_key)
     return _read(ctx, command)
+
+
+def purge(ctx: Context, name: str) -> list[AuditRecord]:
+    """Forget a flag's state in every environment, with or without its definition.
+
+    `cleanup finish` runs after the definition was deleted, so unlike `feature
+    delete` this needs none; the audit rows keep what was there.
+    """
+    rows: list[AuditRecord] = []
+    with ctx.store.transaction() as tx:
+        for env in ctx.environments:
+            stored = tx.get(env, name)
+            if stored is None:
+                continue
+            tx.put(env, name, None)
+            row = AuditRecord(
+                environment=env,
+                flag=name,
+                action="delete",
+                gate="all",
+                before=stored.gates(),
+                after=None,
+                who=ctx.who,
+                source=ctx.source,
+            )
+            tx.record(row)
+            rows.append(row)
+    return rows

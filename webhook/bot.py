@@ -18,14 +18,15 @@ from typing import Any
 
 from flags import card
 from flags.commands import AlreadyRun, Context, execute
-from flags.grammar import Command, FeatureCommand, Refusal, parse
+from flags.grammar import AutoDeployStatus, Command, FeatureCommand, Refusal, ReleaseCheck, parse
 from flags.store import Store
-from webhook import comments
+from webhook import comments, deploy
 from webhook.access import AccessPolicy, level_name
 from webhook.events import Event
 from webhook.gitlab_api import GitLab, GitLabResolver
+from webhook.gitlab_repo import Repository
 from webhook.inbox import Delivery
-from webhook.outcomes import NO_LONGER_TICKED, UNSUPPORTED, StepOutcome
+from webhook.outcomes import NO_LONGER_TICKED, StepOutcome
 from webhook.tasklist import EdgeKind, Task, TaskNotFound, diff, parse_tasks, set_checked
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,13 @@ class Bot:
         command_line: str | None,
     ) -> StepOutcome:
         if not isinstance(command, FeatureCommand):
-            reason = UNSUPPORTED.format(command=command.text.strip().strip("`"))
-            return self._remember(
-                key, StepOutcome("unsupported", step, text, command_line, reason=reason)
-            )
+            try:
+                answer = self._answer(event, client, command)
+            except Refusal as exc:
+                return self._remember(
+                    key, StepOutcome("refused", step, text, command_line, reason=str(exc))
+                )
+            return StepOutcome("applied", step, text, command_line, answer=answer)
         source = f"{event.project_path or event.project_id}#{event.issue_iid}"
         context = self.context(event.username or "unknown", source, client)
         try:
@@ -152,6 +156,18 @@ class Bot:
                 key, StepOutcome("refused", step, text, command_line, reason=str(exc))
             )
         return StepOutcome("applied", step, text, command_line, card=card.to_json(result))
+
+    def _answer(self, event: Event, client: GitLab, command: Command) -> str:
+        """Deployment questions are read-only: answered afresh, never remembered."""
+        if isinstance(command, AutoDeployStatus):
+            assert event.project_id is not None
+            return deploy.auto_deploy_status(
+                Repository(client, event.project_id), command.sha
+            ).to_markdown()
+        assert isinstance(command, ReleaseCheck)
+        return deploy.release_check(
+            client, command.merge_request_url, command.milestone
+        ).to_markdown()
 
     def _access_refusal(self, event: Event, client: GitLab, command: Command | None) -> str | None:
         required, purpose = self.access.required(command)

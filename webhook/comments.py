@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from templates.render import render
+from templates.render import Markdown, render
 from webhook.outcomes import RETRY_HINT, UNTICK_NOTE, StepOutcome
 
 
@@ -76,6 +76,7 @@ def _outcome_context(outcome: StepOutcome) -> dict[str, Any]:
         "reason": _reason(outcome.reason),
         "untick": outcome.untick,
         "rows": card_rows(outcome.card),
+        "answer": Markdown(outcome.answer) if outcome.answer else None,
     }
 
 

@@ -64,7 +64,7 @@ def _issue_view(issue: Any) -> IssueView:
     )
 
 
-def _translate(exc: Exception, what: str) -> GitLabError:
+def translate_error(exc: Exception, what: str) -> GitLabError:
     if isinstance(exc, gitlab.exceptions.GitlabHttpError | gitlab.exceptions.GitlabError):
         code = getattr(exc, "response_code", None)
         message = f"{what}: GitLab answered {code}: {exc.error_message}"
@@ -74,7 +74,7 @@ def _translate(exc: Exception, what: str) -> GitLabError:
     return TransientGitLabError(f"{what}: {type(exc).__name__}: {exc}")
 
 
-_ERRORS = (gitlab.exceptions.GitlabError, requests.exceptions.RequestException)
+GITLAB_ERRORS = (gitlab.exceptions.GitlabError, requests.exceptions.RequestException)
 
 
 class GitLab:
@@ -101,8 +101,8 @@ class GitLab:
     def current_user(self) -> tuple[int, str]:
         try:
             self.gl.auth()
-        except _ERRORS as exc:
-            raise _translate(exc, "reading the bot's own user") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, "reading the bot's own user") from exc
         user = self.gl.user
         assert user is not None
         return int(user.id), str(user.username)
@@ -110,14 +110,14 @@ class GitLab:
     def project_id(self, ref: int | str) -> int:
         try:
             return int(self.gl.projects.get(ref, lazy=False).id)
-        except _ERRORS as exc:
-            raise _translate(exc, f"finding project {ref}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"finding project {ref}") from exc
 
     def issue(self, project_id: int, iid: int) -> IssueView:
         try:
             issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid)
-        except _ERRORS as exc:
-            raise _translate(exc, f"reading issue {project_id}#{iid}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"reading issue {project_id}#{iid}") from exc
         return _issue_view(issue)
 
     def create_issue(
@@ -127,16 +127,16 @@ class GitLab:
             issue = self.gl.projects.get(project, lazy=True).issues.create(
                 {"title": title, "description": description, "labels": ",".join(labels)}
             )
-        except _ERRORS as exc:
-            raise _translate(exc, f"opening an issue in {project}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"opening an issue in {project}") from exc
         return _issue_view(issue)
 
     def set_description(self, project_id: int, iid: int, description: str) -> IssueView:
         try:
             project = self.gl.projects.get(project_id, lazy=True)
             result = project.issues.update(iid, {"description": description})
-        except _ERRORS as exc:
-            raise _translate(exc, f"editing issue {project_id}#{iid}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"editing issue {project_id}#{iid}") from exc
         return IssueView(
             project_id=project_id,
             iid=iid,
@@ -150,8 +150,8 @@ class GitLab:
     def close_issue(self, project_id: int, iid: int) -> None:
         try:
             self.gl.projects.get(project_id, lazy=True).issues.update(iid, {"state_event": "close"})
-        except _ERRORS as exc:
-            raise _translate(exc, f"closing issue {project_id}#{iid}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"closing issue {project_id}#{iid}") from exc
 
     def has_note_containing(self, project_id: int, iid: int, text: str) -> bool:
         try:
@@ -159,16 +159,16 @@ class GitLab:
             for note in issue.notes.list(iterator=True, sort="desc", order_by="created_at"):
                 if text in str(note.body):
                     return True
-        except _ERRORS as exc:
-            raise _translate(exc, f"reading comments of {project_id}#{iid}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
         return False
 
     def create_note(self, project_id: int, iid: int, body: str) -> int:
         try:
             issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
             note = issue.notes.create({"body": body})
-        except _ERRORS as exc:
-            raise _translate(exc, f"commenting on {project_id}#{iid}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"commenting on {project_id}#{iid}") from exc
         return int(note.id)
 
     def access_level(self, project_id: int, user_id: int) -> int:
@@ -178,9 +178,9 @@ class GitLab:
         except gitlab.exceptions.GitlabGetError as exc:
             if exc.response_code == 404:
                 return NO_ACCESS
-            raise _translate(exc, f"reading {user_id}'s access to {project_id}") from exc
-        except _ERRORS as exc:
-            raise _translate(exc, f"reading {user_id}'s access to {project_id}") from exc
+            raise translate_error(exc, f"reading {user_id}'s access to {project_id}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"reading {user_id}'s access to {project_id}") from exc
         return int(member.access_level)
 
 
@@ -212,7 +212,7 @@ class GitLabResolver:
         except gitlab.exceptions.GitlabGetError as exc:
             if exc.response_code == 404:
                 raise Refusal(f"{target}: not found on GitLab") from exc
-            raise _translate(exc, f"resolving {target}") from exc
-        except _ERRORS as exc:
-            raise _translate(exc, f"resolving {target}") from exc
+            raise translate_error(exc, f"resolving {target}") from exc
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"resolving {target}") from exc
         return f"{kind}:{int(found)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Status = Literal["applied", "refused", "acknowledged", "unticked", "skipped", "unsupported"]
+Status = Literal["applied", "refused", "acknowledged", "unticked", "skipped"]
 
 # User-facing text, kept here so tests assert against the same words.
 NO_LONGER_TICKED = "the box was no longer ticked when the bot read the issue; nothing was done"
@@ -22,6 +22,7 @@ class StepOutcome:
     command: str | None = None  # the full `/chatops run ...` line
     card: dict[str, Any] | None = None  # the flags result card (applied commands)
     reason: str | None = None  # why it was refused or skipped
+    answer: str | None = None  # Markdown answer of a question (deployment checks)
 
     @property
     def untick(self) -> bool:

@@ -27,7 +27,8 @@ to know which lines are task items. Pure: no I/O, regexes compiled once at impor
   starts indented code inside the item, so ``-     [ ] x`` is not a task.
 - A task is a list item whose text starts with ``[ ]``, ``[x]``, ``[X]`` or ``[~]``
   followed by whitespace or the end of the line. ``[~]`` is ``inapplicable`` and
-  never counts as ticked.
+  never counts as ticked. As in GFM, the checkbox must open the item's first
+  paragraph: a checkbox line underlined by ``---`` or ``===`` is a heading, no task.
 - Nothing is a task inside: fenced code (three or more backticks or tildes, indented
   up to 3 columns within its container, closed by a fence of the same character at
   least as long, or by the end of its list item); HTML blocks, which covers a comment
@@ -37,11 +38,15 @@ to know which lines are task items. Pure: no I/O, regexes compiled once at impor
   or ``;;;`` on the first non-blank line, closed by the same delimiter or ``...``).
   A comment that starts in the middle of a line is inline HTML: the next line is
   still parsed as blocks, so a task there is a task, as GitLab renders it.
-- Limits, chosen because the bot's own template never needs them and each errs on
-  the side of running nothing: lines inside ``>`` block quotes are never tasks
-  (GitLab would render ``> - [ ] x`` as one); a front matter block preceded by an
-  encoding line is not recognised; the lines of a GitLab ``>>>`` block quote are
-  parsed like ordinary lines.
+- Limits, where the bot's own template never goes: lines inside ``>`` block quotes
+  are never tasks, although GitLab renders ``> - [ ] x`` as one (so a step quoted
+  there never runs); front matter after an encoding line is not recognised; the
+  lines inside a GitLab ``>>>`` block quote are scanned as ordinary lines, so their
+  tasks are reported, as GitLab renders them.
+
+Checked by differential fuzzing against markdown-it-py's CommonMark block structure
+(not a dependency): outside the limits above the two agree on which lines are tasks
+and on their parents.
 
 A task's marker must come right after its checkbox. Its text is the rest of the
 item's first line. Its command is the first code span in that text whose content
@@ -91,6 +96,8 @@ def marker(step_id: str) -> str:
 
 
 class TaskState(StrEnum):
+    """A checkbox as GitLab shows it; only ``checked`` counts as ticked."""
+
     UNCHECKED = "unchecked"  # [ ]
     CHECKED = "checked"  # [x] or [X]
     INAPPLICABLE = "inapplicable"  # [~]: GitLab shows it struck out and never counts it done
