@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from webhook.tasklist import (
@@ -112,7 +112,7 @@ def test_a_checkbox_followed_by_whitespace_or_the_line_end_is_a_task(line: str) 
         "[ ] a",  # not in a list
         "-[ ] a",  # no space after the list marker
         "a - [ ] b",
-        "- [ ]a",  # nothing between checkbox and text
+        "- [ ]a",  # no whitespace after the checkbox
         "- [x]a",
         "- [  ] a",
         "- [-] a",
@@ -797,12 +797,14 @@ INLINE = st.text(alphabet="ab x~*_-+[]<>!`\\/.#=1)", max_size=12)
 
 
 @st.composite
-def task_lines(draw: st.DrawFn) -> str:
-    indent = draw(st.sampled_from(["", " ", "  ", "   ", "    ", "\t", "      "]))
+def task_lines(draw: st.DrawFn, marked: bool = False) -> str:
+    # Marked lines stay tasks wherever they stand: no 4-column indent or 5-space gap.
+    indents = ["", " ", "  ", "   "] + ([] if marked else ["    ", "\t", "      "])
+    indent = draw(st.sampled_from(indents))
     bullet = draw(st.sampled_from(["-", "*", "+", "1.", "1)", "7.", "- -"]))
-    gap = draw(st.sampled_from([" ", "  ", "\t", "     "]))
+    gap = draw(st.sampled_from([" ", "  ", "\t"] + ([] if marked else ["     "])))
     box = draw(st.sampled_from(["[ ]", "[x]", "[X]", "[~]"]))
-    step = draw(st.none() | st.sampled_from(STEP_IDS))
+    step = draw(st.sampled_from(STEP_IDS) if marked else st.none() | st.sampled_from(STEP_IDS))
     label = "" if step is None else " " + marker(step)
     command = draw(st.sampled_from(["", " `/chatops run feature get f`"]))
     return f"{indent}{bullet}{gap}{box}{label} {draw(INLINE)}{command}"
@@ -838,7 +840,8 @@ def join(lines: list[str], endings: list[str]) -> str:
 
 @st.composite
 def documents(draw: st.DrawFn) -> str:
-    lines = draw(LINES)
+    """Random lines after a first line that is (nearly always) a marked task."""
+    lines = [draw(task_lines(marked=True)), *draw(LINES)]
     endings = [draw(st.sampled_from(["\n", "\r\n"])) for _ in lines]
     if draw(st.booleans()):
         endings[-1] = ""
@@ -857,8 +860,7 @@ def test_crlf_parses_like_lf(lines: list[str], data: st.DataObject) -> None:
 def test_set_checked_round_trips_through_parse(text: str, data: st.DataObject) -> None:
     before = parse_tasks(text)
     markers = [t.marker for t in before if t.marker is not None]
-    if not markers:
-        return
+    assume(markers)
     step = data.draw(st.sampled_from(markers))
     checked = data.draw(st.booleans())
     index = next(i for i, task in enumerate(before) if task.marker == step)
@@ -882,8 +884,7 @@ def test_set_checked_round_trips_through_parse(text: str, data: st.DataObject) -
 @given(text=documents(), data=st.data())
 def test_ticking_an_unticked_step_is_one_tick_edge(text: str, data: st.DataObject) -> None:
     unticked = [m for m, t in tasks_by_marker(text).items() if not t.checked]
-    if not unticked:
-        return
+    assume(unticked)
     step = data.draw(st.sampled_from(unticked))
     ticked = set_checked(text, step, True)
     assert diff(text, ticked) == [Edge(step, EdgeKind.TICKED, tasks_by_marker(ticked)[step])]
