@@ -22,7 +22,7 @@ from flags.grammar import FeatureCommand, Refusal, parse
 from rollout_bot import database
 from rollout_bot.config import ConfigError, Settings
 from rollout_bot.runtime import Runtime, open_runtime
-from webhook.gitlab_api import GitLabError
+from webhook.gitlab_api import GitLab, GitLabError
 
 CLI_SOURCE = "cli"
 
@@ -133,7 +133,7 @@ def issue_create(
 ) -> None:
     """Render the rollout issue of NAME and open it in the project."""
     from templates.render import IssueValues, issue_title, render_issue
-    from webhook.gitlab_api import GitLabError
+    from webhook.gitlab_api import GitLab, GitLabError
     from webhook.issues import FEATURE_FLAG_LABEL, open_issue
 
     runtime = _runtime()
@@ -176,7 +176,6 @@ def issue_create(
     if not settings.gitlab_url:
         runtime.engine.dispose()
         _fail("opening an issue needs ROLLOUT_BOT_GITLAB_URL and ROLLOUT_BOT_GITLAB_TOKEN")
-    from webhook.gitlab_api import GitLab
 
     all_labels = [FEATURE_FLAG_LABEL, *([values.group] if values.group else []), *labels]
     try:
@@ -189,6 +188,82 @@ def issue_create(
     finally:
         runtime.engine.dispose()
     click.echo(issue.web_url)
+
+
+@main.group("cleanup")
+def cleanup_group() -> None:
+    """Removing a flag after its rollout: check, rewrite, the MR, finish."""
+
+
+@cleanup_group.command("finish")
+@click.argument("name")
+@click.option("--merge-request", default=None, help="the merged cleanup MR, for the comment")
+def cleanup_finish(name: str, merge_request: str | None) -> None:
+    """Delete NAME's state everywhere, tick the finished steps, comment, close the issue."""
+    from webhook.finish import finish
+    from webhook.gitlab_api import GitLab
+
+    runtime = _runtime()
+    settings = runtime.settings
+    name = name.strip("`")
+    client = GitLab(settings.gitlab_url, settings.gitlab_token) if settings.gitlab_url else None
+    context = runtime.context(who=settings.user, source="cleanup finish")
+    try:
+        report = finish(runtime.engine, context, client, name, merge_request=merge_request)
+    except GitLabError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.engine.dispose()
+    for line in report.lines():
+        click.echo(line)
+    if client is None:
+        click.echo("no ROLLOUT_BOT_GITLAB_URL: the rollout issue was left as it is", err=True)
+
+
+@main.command("auto-deploy")
+@click.argument("what", type=click.Choice(["status"]))
+@click.argument("sha")
+@click.option("--project", required=True, help="GROUP/PROJECT or its id")
+def auto_deploy(what: str, sha: str, project: str) -> None:
+    """auto-deploy status SHA: which environments' last deployment contains SHA."""
+    from webhook.deploy import auto_deploy_status
+    from webhook.gitlab_repo import Repository
+
+    client = _gitlab_client()
+    try:
+        answer = auto_deploy_status(Repository(client, project), sha)
+    except (Refusal, GitLabError) as exc:
+        _fail(str(exc))
+    click.echo(answer.to_markdown())
+
+
+@main.command("release")
+@click.argument("what", type=click.Choice(["check"]))
+@click.argument("merge_request_url")
+@click.argument("milestone")
+def release(what: str, merge_request_url: str, milestone: str) -> None:
+    """release check MR_URL MILESTONE: is the MR's merge commit in a tag of MILESTONE."""
+    from webhook.deploy import release_check
+
+    client = _gitlab_client()
+    try:
+        answer = release_check(client, merge_request_url, milestone)
+    except (Refusal, GitLabError) as exc:
+        _fail(str(exc))
+    click.echo(answer.to_markdown())
+    sys.exit(0 if answer.released else 1)
+
+
+def _gitlab_client() -> GitLab:
+    from webhook.gitlab_api import GitLab
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        _fail(str(exc))
+    if not settings.gitlab_url:
+        _fail("this needs ROLLOUT_BOT_GITLAB_URL and ROLLOUT_BOT_GITLAB_TOKEN")
+    return GitLab(settings.gitlab_url, settings.gitlab_token)
 
 
 @main.group("inbox")

@@ -64,3 +64,16 @@ def open_issue(
     issue = client.create_issue(project_id, title, description, labels)
     record(engine, issue, flag)
     return issue
+
+
+def find_by_flag(engine: Engine, flag: str) -> tuple[int, int, str] | None:
+    """The newest recorded rollout issue of a flag: project id, iid, URL."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(rollout_issues)
+            .where(rollout_issues.c.flag == flag)
+            .order_by(rollout_issues.c.created_at.desc())
+        ).first()
+    if row is None:
+        return None
+    return int(row.project_id), int(row.issue_iid), str(row.web_url)
