@@ -88,6 +88,13 @@ def _delivery(row: Any) -> Delivery:
     )
 
 
+# Built once: on the request path, constructing the statement cost more than running it.
+_INSERTS: dict[str, Any] = {
+    "postgresql": postgresql.insert(inbox).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(inbox).on_conflict_do_nothing(),
+}
+
+
 def issue_key(project_id: int | None, issue_iid: int | None) -> str:
     return f"{project_id}#{issue_iid}"
 
@@ -105,7 +112,7 @@ def enqueue(
 ) -> bool:
     """Store a delivery once; False when its key was stored before (a redelivery)."""
     now = now or utcnow()
-    values = {
+    values: dict[str, Any] = {
         "delivery_key": delivery_key,
         "kind": kind,
         "project_id": project_id,
@@ -118,15 +125,10 @@ def enqueue(
         "attempts": 0,
         "next_attempt_at": now,
     }
-    dialect = conn.dialect.name
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(inbox).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(inbox).values(values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise InboxError(f"unsupported database {dialect}")
-    return conn.execute(statement).rowcount == 1
+    statement = _INSERTS.get(conn.dialect.name)
+    if statement is None:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise InboxError(f"unsupported database {conn.dialect.name}")
+    return conn.execute(statement, values).rowcount == 1
 
 
 def claim(

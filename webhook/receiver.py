@@ -33,14 +33,27 @@ class ReceiverConfig:
     on_queued: Callable[[], None] = lambda: None
 
 
+_ROLLOUT_ISSUE = sa.select(rollout_issues.c.flag).where(
+    rollout_issues.c.project_id == sa.bindparam("project_id"),
+    rollout_issues.c.issue_iid == sa.bindparam("iid"),
+)
+
+
 def is_rollout_issue(engine: Engine) -> Callable[[int, int], bool]:
+    """A lookup that remembers the rollout issues it found.
+
+    Rollout issues are only ever added, so a "yes" stays true; a "no" is asked
+    again each time, since the issue may be recorded a moment later.
+    """
+    known: set[tuple[int, int]] = set()
+
     def lookup(project_id: int, iid: int) -> bool:
+        if (project_id, iid) in known:
+            return True
         with engine.connect() as conn:
-            row = conn.execute(
-                sa.select(rollout_issues.c.flag).where(
-                    rollout_issues.c.project_id == project_id, rollout_issues.c.issue_iid == iid
-                )
-            ).first()
+            row = conn.execute(_ROLLOUT_ISSUE, {"project_id": project_id, "iid": iid}).first()
+        if row is not None:
+            known.add((project_id, iid))
         return row is not None
 
     return lookup

@@ -11,10 +11,23 @@ examples in /work/shared/data/gitlab/ (api/ and webhooks/)::
             issue = gl.projects.get("gitlab-org/gitlab").issues.create({"title": "t"})
         assert fake.deliveries[0].headers["X-Gitlab-Event"] == "Issue Hook"
 
+Repositories, merge requests and deployments::
+
+    commit = fake.seed_repository(project, {"README.md": "# App\n"})
+    fake.commit_as(alice, project, "cleanup", [{"action": "delete", "file_path": "README.md"}],
+                   "Remove the README", start_branch="main")
+    mr = fake.create_merge_request_as(alice, project, "cleanup", "main", "Cleanup")
+    fake.merge_as(alice, project, mr.iid)  # a merge commit on main, a Merge Request Hook
+    fake.deploy(project, "production", "main")
+
 Modules: `state` (records and domain rules), `render` (REST JSON), `payloads`
 (hook bodies), `delivery` (sending hooks), `faults` (failure injection), `api`
 (Flask app), `server` (loopback serving), `receiver` (a recording hook receiver),
-`fake` (the facade), `fixtures` (pytest fixtures).
+`fake` (the facade), `fixtures` (pytest fixtures). Repositories: `repository` (the
+Git model), `repo_services` (GitLab's rules for commits, branches, tags),
+`render_git` and `api_repository`. Merge requests: `merge_requests` (rules),
+`render_mr`, `api_merge_requests`. Deployments: `deployments`, `render_deploy`,
+`api_deployments`.
 """
 
 from tests.fake_gitlab.delivery import Blocked, Delivery
@@ -26,15 +39,20 @@ from tests.fake_gitlab.models import (
     OWNER,
     PLANNER,
     REPORTER,
+    Deployment,
+    Environment,
     Group,
     Hook,
     Issue,
+    MergeRequest,
     Note,
     Project,
     User,
 )
 from tests.fake_gitlab.plumbing import RecordedRequest
 from tests.fake_gitlab.receiver import HookReceiver, ReceivedHook
+from tests.fake_gitlab.repo_services import ServiceError
+from tests.fake_gitlab.repository import Commit, Repository, Tag
 
 __all__ = [
     "DEVELOPER",
@@ -44,15 +62,22 @@ __all__ = [
     "PLANNER",
     "REPORTER",
     "Blocked",
+    "Commit",
     "Delivery",
+    "Deployment",
+    "Environment",
     "FakeGitLab",
     "Group",
     "Hook",
     "HookReceiver",
     "Issue",
+    "MergeRequest",
     "Note",
     "Project",
     "ReceivedHook",
     "RecordedRequest",
+    "Repository",
+    "ServiceError",
+    "Tag",
     "User",
 ]

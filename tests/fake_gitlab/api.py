@@ -3,7 +3,9 @@
 Endpoint docs: https://docs.gitlab.com/api/rest/. Error bodies are GitLab's:
 `{"message": "404 Project Not Found"}` from `not_found!`, `{"message": "404 Not found"}`
 for a missing record, `{"error": "title is missing"}` for a missing parameter.
-Request plumbing (log, faults, auth, pagination) is in `plumbing`.
+Request plumbing (log, faults, auth, pagination) is in `plumbing`; the repository,
+merge request and deployment routes are blueprints of their own (`api_repository`,
+`api_merge_requests`, `api_deployments`), registered here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from tests.fake_gitlab import render
+from tests.fake_gitlab.api_deployments import deployments_api
+from tests.fake_gitlab.api_merge_requests import merge_requests_api
+from tests.fake_gitlab.api_repository import repository_api
 from tests.fake_gitlab.features import BadRequest, set_feature
 from tests.fake_gitlab.models import Group, Issue, Project
 from tests.fake_gitlab.plumbing import (
@@ -29,11 +34,13 @@ from tests.fake_gitlab.plumbing import (
     log_and_gate,
     log_status,
     paginated,
+    readable_project,
     request_params,
     request_uuid,
     the_fake,
     the_user,
 )
+from tests.fake_gitlab.repo_services import ServiceError
 from tests.fake_gitlab.state import NotFound
 
 if TYPE_CHECKING:
@@ -66,8 +73,12 @@ def create_app(fake: FakeGitLab) -> Flask:
     app.register_error_handler(ApiError, lambda e: json_response(e.body, e.status))
     app.register_error_handler(NotFound, lambda e: json_response({"message": str(e)}, 404))
     app.register_error_handler(BadRequest, bad_request)
+    app.register_error_handler(ServiceError, lambda e: json_response(e.body, e.status))
     app.register_error_handler(HTTPException, http_error)
     app.register_blueprint(api)
+    app.register_blueprint(repository_api)
+    app.register_blueprint(merge_requests_api)
+    app.register_blueprint(deployments_api)
     return app
 
 
@@ -75,11 +86,7 @@ def create_app(fake: FakeGitLab) -> Flask:
 
 
 def _project(ref: str) -> Project:
-    state = the_fake().state
-    project = state.project(ref)
-    if not state.can_read(project, the_user()):
-        raise NotFound("404 Project Not Found")
-    return project
+    return readable_project(ref)
 
 
 def _issue(ref: str, iid: int) -> Issue:

@@ -1,7 +1,9 @@
 """`FakeGitLab`: the state, the REST API on loopback and the webhooks, in one object.
 
-Tests seed users, groups and projects directly, drive the API with python-gitlab,
-act as a person with `edit_issue_as`, and assert on `requests` and `deliveries`.
+Tests seed users, groups, projects, repositories (`seed_repository`) and
+deployments (`deploy`) directly, drive the API with python-gitlab, act as a person
+with `edit_issue_as`, `commit_as`, `create_merge_request_as` or `merge_as`, and
+assert on `requests` and `deliveries`.
 Mutations made through the API and through the helpers run the same code path.
 """
 
@@ -9,29 +11,34 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from tests.fake_gitlab import payloads, render
+from tests.fake_gitlab import deployments, payloads, render, render_mr, repo_services
+from tests.fake_gitlab import merge_requests as mr_rules
 from tests.fake_gitlab.aliases import Json
 from tests.fake_gitlab.api import create_app
 from tests.fake_gitlab.delivery import Blocked, Deliverer, Delivery
 from tests.fake_gitlab.faults import FaultPlan
+from tests.fake_gitlab.merge_requests import MergeRequestChange
 from tests.fake_gitlab.models import (
+    Deployment,
     FeatureDefinition,
     Group,
     Hook,
     Issue,
     Member,
+    MergeRequest,
     Note,
     Project,
     User,
 )
 from tests.fake_gitlab.plumbing import RecordedRequest
+from tests.fake_gitlab.repository import Commit, Repository, Tag
 from tests.fake_gitlab.server import LoopbackServer
-from tests.fake_gitlab.state import IssueChange, State, utc_now
+from tests.fake_gitlab.state import IssueChange, NotFound, State, utc_now
 
 DEFAULT_VERSION = "18.6.0"
 UNSTARTED_URL = "http://gitlab.test"
@@ -167,6 +174,7 @@ class FakeGitLab:
         note_events: bool = True,
         confidential_issues_events: bool = True,
         confidential_note_events: bool = True,
+        merge_requests_events: bool = True,
     ) -> Hook:
         """A webhook; without `project` it receives events of every project."""
         return self._hooks.add_hook(
@@ -178,7 +186,184 @@ class FakeGitLab:
             note_events=note_events,
             confidential_issues_events=confidential_issues_events,
             confidential_note_events=confidential_note_events,
+            merge_requests_events=merge_requests_events,
         )
+
+    # -- repositories, merge requests, deployments (same code paths as the API) ------------
+
+    def seed_repository(
+        self,
+        project: Project | str | int,
+        files: Mapping[str, str | bytes | None],
+        *,
+        branch: str | None = None,
+        message: str = "Initial commit",
+        author: User | None = None,
+    ) -> Commit:
+        """Commit `files` (path -> content; None deletes) on `branch` (the default branch
+        unless given) on top of what is there, without access checks. A new branch starts
+        from the default branch. The author defaults to the Administrator."""
+        with self.state.lock:
+            proj = self.state.project(_ref(project))
+            repo = proj.repository
+            branch = branch or proj.default_branch
+            start = branch if branch in repo.branches or repo.empty else proj.default_branch
+            current = repo.commits[repo.branches[start]].files if start in repo.branches else {}
+            actions: list[dict[str, Any]] = []
+            for path, content in files.items():
+                if content is None:
+                    actions.append({"action": "delete", "file_path": path})
+                else:
+                    action = "update" if path in current else "create"
+                    actions.append({"action": action, "file_path": path, "content": content})
+            return repo_services.commit(
+                self.state,
+                proj,
+                None,
+                branch=branch,
+                message=message,
+                actions=repo_services.parse_actions(actions),
+                start_branch=start,
+                author_name=author.name if author else None,
+                author_email=repo_services.user_email(author) if author else None,
+            )
+
+    def commit_as(
+        self,
+        user: User,
+        project: Project | str | int,
+        branch: str,
+        actions: list[dict[str, Any]],
+        message: str,
+        start_branch: str | None = None,
+    ) -> Commit:
+        """`POST /projects/:id/repository/commits` as `user`: `actions` are the API's
+        (`{"action": "create", "file_path": ..., "content": ...}`). Raises `ServiceError`
+        with GitLab's status and message when GitLab would refuse."""
+        parsed = repo_services.parse_actions(actions)
+        with self.state.lock:
+            return repo_services.commit(
+                self.state,
+                self.state.project(_ref(project)),
+                user,
+                branch=branch,
+                message=message,
+                actions=parsed,
+                start_branch=start_branch,
+            )
+
+    def create_branch(self, project: Project | str | int, name: str, ref: str) -> Commit:
+        with self.state.lock:
+            return repo_services.create_branch(self.state.project(_ref(project)), name, ref)
+
+    def create_tag(
+        self,
+        project: Project | str | int,
+        name: str,
+        ref: str,
+        *,
+        message: str | None = None,
+        user: User | None = None,
+    ) -> Tag:
+        """A lightweight tag, or an annotated one with `message`."""
+        with self.state.lock:
+            proj = self.state.project(_ref(project))
+            return repo_services.create_tag(self.state, proj, user, name, ref, message)
+
+    def repository(self, project: Project | str | int) -> Repository:
+        """The project's Git model: `commits`, `branches`, `tags`, `resolve(ref)`, `log(...)`."""
+        return self.state.project(_ref(project)).repository
+
+    def read_file(self, project: Project | str | int, path: str, ref: str = "HEAD") -> str | None:
+        """A file's text at a ref (None when the ref or the file does not exist)."""
+        with self.state.lock:
+            found = repo_services.resolve(self.state.project(_ref(project)), ref)
+            blob = found.files.get(path) if found else None
+            return blob.data.decode() if blob else None
+
+    def create_merge_request_as(
+        self,
+        actor: User,
+        project: Project | str | int,
+        source_branch: str,
+        target_branch: str,
+        title: str,
+        **fields: Any,
+    ) -> MergeRequest:
+        """Open an MR as a person would and deliver the Merge Request Hook; `fields` are
+        `merge_requests.create`'s (description, labels, assignee_ids, reviewer_ids, ...)."""
+        with self.state.lock:
+            proj = self.state.project(_ref(project))
+            change = mr_rules.create(
+                self.state,
+                proj,
+                actor,
+                source_branch=source_branch,
+                target_branch=target_branch,
+                title=title,
+                **fields,
+            )
+            deliveries = self.merge_request_hooks(change, actor, request_uuid=None)
+        self.send(deliveries)
+        return change.merge_request
+
+    def edit_merge_request_as(
+        self, actor: User, project: Project | str | int, iid: int, **fields: Any
+    ) -> list[Delivery]:
+        """Edit (or close/reopen with `state_event`) an MR; `fields` are
+        `merge_requests.update`'s. Returns the hook deliveries."""
+        with self.state.lock:
+            mr = self.merge_request(project, iid)
+            change = mr_rules.update(self.state, mr, actor, **fields)
+            deliveries = (
+                self.merge_request_hooks(change, actor, request_uuid=None) if change else []
+            )
+        self.send(deliveries)
+        return deliveries
+
+    def merge_as(
+        self, actor: User, project: Project | str | int, iid: int, **options: Any
+    ) -> MergeRequest:
+        """Accept an MR like the Merge button (`merge_requests.merge`'s options:
+        merge_commit_message, should_remove_source_branch, sha)."""
+        with self.state.lock:
+            mr = self.merge_request(project, iid)
+            change = mr_rules.merge(self.state, mr, actor, **options)
+            deliveries = self.merge_request_hooks(change, actor, request_uuid=None)
+        self.send(deliveries)
+        return mr
+
+    def merge_request(self, project: Project | str | int, iid: int) -> MergeRequest:
+        with self.state.lock:
+            proj = self.state.project(_ref(project))
+            if iid not in proj.merge_requests:
+                raise NotFound("404 Not found")
+            return proj.merge_requests[iid]
+
+    def merge_request_json(self, project: Project | str | int, iid: int, user: User) -> Json:
+        """What `GET /projects/:id/merge_requests/:iid` would answer `user` now."""
+        with self.state.lock:
+            proj = self.state.project(_ref(project))
+            mr = self.merge_request(proj, iid)
+            return render_mr.merge_request(self.state, self.web_url, proj, mr, user)
+
+    def deploy(
+        self,
+        project: Project | str | int,
+        environment_name: str,
+        sha_or_ref: str,
+        status: str = "success",
+        *,
+        user: User | None = None,
+    ) -> Deployment:
+        """Record a deployment by a CI job (the environment is created on first use);
+        `user` defaults to the first user."""
+        with self.state.lock:
+            proj = self.state.project(_ref(project))
+            deployer = user or self.state.users[min(self.state.users)]
+            return deployments.deploy(
+                self.state, proj, environment_name, sha_or_ref, user=deployer, status=status
+            )
 
     # -- acting as a person (same code path as the API) ---------------------------
 
@@ -301,6 +486,19 @@ class FakeGitLab:
             event, payload, project_id=note.project_id, wants=wants, request_uuid=request_uuid
         )
 
+    def merge_request_hooks(
+        self, change: MergeRequestChange, actor: User, *, request_uuid: str | None
+    ) -> list[Delivery]:
+        """Prepare the Merge Request Hook deliveries for a saved change (state lock held)."""
+        payload = payloads.merge_request_payload(self.state, self.web_url, change, actor)
+        return self._hooks.prepare(
+            "Merge Request Hook",
+            payload,
+            project_id=change.merge_request.project_id,
+            wants=_wants_merge_requests,
+            request_uuid=request_uuid,
+        )
+
     def send(self, deliveries: list[Delivery]) -> None:
         """Send prepared deliveries; call without holding the state lock."""
         self._hooks.send(deliveries)
@@ -358,3 +556,7 @@ def _wants_notes(hook: Hook) -> bool:
 
 def _wants_confidential_notes(hook: Hook) -> bool:
     return hook.confidential_note_events
+
+
+def _wants_merge_requests(hook: Hook) -> bool:
+    return hook.merge_requests_events

@@ -1,10 +1,11 @@
 """Webhook request bodies, shaped like GitLab's hook data builders.
 
-Examples: /work/shared/data/gitlab/webhooks/ (issue_hook.json, note_hook_issue.json).
+Examples: /work/shared/data/gitlab/webhooks/ (issue_hook.json, note_hook_issue.json,
+merge_request_hook.json).
 Behaviour follows GitLab's source rather than the doc example where they differ:
 `changes` holds only what the save changed (`Issuable#to_hook_data`), and
-`assignees`/`assignee` are present only when the issue has assignees
-(`Gitlab::DataBuilder::Issuable#build`). Call with the state lock held.
+`assignees`/`assignee` (and a merge request's `reviewers`) are present only when
+there are some (`Gitlab::DataBuilder::Issuable#build`). Call with the state lock held.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from tests.fake_gitlab.models import Issue, Label, Note, Project, User
+from tests.fake_gitlab import merge_requests as mr_rules
+from tests.fake_gitlab.merge_requests import MergeRequestChange
+from tests.fake_gitlab.models import Issue, Label, MergeRequest, Note, Project, User
 from tests.fake_gitlab.render import api_time, avatar_url
+from tests.fake_gitlab.render_git import git_time, project_url
 from tests.fake_gitlab.state import IssueChange, State
 
 Json = dict[str, Any]
@@ -132,9 +136,19 @@ def _change_value(state: State, key: str, value: Any) -> Any:
         return hook_time(value)
     if key == "labels":
         return [label_attrs(label) for label in value]
-    if key == "assignees":
+    if key in ("assignees", "reviewers"):
         return [user_attrs(state.users[uid]) for uid in value]
     return value
+
+
+def _changes(state: State, changes: dict[str, tuple[Any, Any]]) -> Json:
+    return {
+        key: {
+            "previous": _change_value(state, key, previous),
+            "current": _change_value(state, key, current),
+        }
+        for key, (previous, current) in sorted(changes.items())
+    }
 
 
 def issue_payload(state: State, base: str, change: IssueChange, actor: User) -> Json:
@@ -149,13 +163,7 @@ def issue_payload(state: State, base: str, change: IssueChange, actor: User) -> 
         "project": project,
         "object_attributes": attributes,
         "labels": attributes["labels"],
-        "changes": {
-            key: {
-                "previous": _change_value(state, key, previous),
-                "current": _change_value(state, key, current),
-            }
-            for key, (previous, current) in sorted(change.changes.items())
-        },
+        "changes": _changes(state, change.changes),
         "repository": repository_attrs(project),
     }
     if issue.assignee_ids:
@@ -210,3 +218,137 @@ def note_payload(state: State, base: str, note: Note, actor: User, action: str) 
         },
         "issue": issue_data,
     }
+
+
+# Gitlab::HookData::MergeRequestBuilder's safe attributes and relations: all `changes` may hold
+# (`draft` is added when a title edit changes it).
+MERGE_REQUEST_CHANGE_KEYS = frozenset(
+    {
+        "assignee_id",
+        "author_id",
+        "blocking_discussions_resolved",
+        "created_at",
+        "description",
+        "detailed_merge_status",
+        "draft",
+        "head_pipeline_id",
+        "id",
+        "iid",
+        "last_edited_at",
+        "last_edited_by_id",
+        "merge_commit_sha",
+        "merge_error",
+        "merge_params",
+        "merge_status",
+        "merge_user_id",
+        "merge_when_pipeline_succeeds",
+        "milestone_id",
+        "prepared_at",
+        "source_branch",
+        "source_project_id",
+        "state_id",
+        "target_branch",
+        "target_project_id",
+        "time_estimate",
+        "title",
+        "updated_at",
+        "updated_by_id",
+        "assignees",
+        "labels",
+        "reviewers",
+        "total_time_spent",
+        "time_change",
+    }
+)
+
+
+def merge_request_attrs(state: State, base: str, mr: MergeRequest) -> Json:
+    """MergeRequest#hook_attrs (Gitlab::HookData::MergeRequestBuilder#build)."""
+    project = state.projects[mr.project_id]
+    refs = mr_rules.diff_refs(project, mr)
+    merge_status, detailed = mr_rules.merge_status(project, mr)
+    draft = mr_rules.is_draft(mr)
+    url = project_url(state, base, project)
+    head = project.repository.commits.get(refs.head_sha or "")
+    last_commit = None
+    if head is not None:
+        last_commit = {
+            "id": head.id,
+            "message": head.message,
+            "title": head.title,
+            "timestamp": git_time(head.committer.when).replace(".000", ""),
+            "url": f"{url}/-/commit/{head.id}",
+            "author": {"name": head.author.name, "email": head.author.email},
+        }
+    target = project_attrs(state, base, project)
+    return {
+        "assignee_id": mr.assignee_ids[0] if mr.assignee_ids else None,
+        "author_id": mr.author_id,
+        "created_at": hook_time(mr.created_at),
+        "description": mr.description,
+        "draft": draft,
+        "head_pipeline_id": None,
+        "id": mr.id,
+        "iid": mr.iid,
+        "last_edited_at": hook_time(mr.last_edited_at),
+        "last_edited_by_id": mr.last_edited_by_id,
+        "merge_commit_sha": mr.merge_commit_sha,
+        "merge_error": None,
+        "merge_params": {
+            "force_remove_source_branch": "1" if mr.force_remove_source_branch else "0"
+        },
+        "merge_status": merge_status,
+        "merge_user_id": mr.merge_user_id,
+        "merge_when_pipeline_succeeds": False,
+        "milestone_id": None,
+        "source_branch": mr.source_branch,
+        "source_project_id": mr.project_id,
+        "state_id": mr.state_id,
+        "target_branch": mr.target_branch,
+        "target_project_id": mr.project_id,
+        "time_estimate": 0,
+        "title": mr.title,
+        "updated_at": hook_time(mr.updated_at),
+        "updated_by_id": mr.updated_by_id,
+        "prepared_at": hook_time(mr.created_at),
+        "assignee_ids": list(mr.assignee_ids),
+        "blocking_discussions_resolved": True,
+        "detailed_merge_status": detailed,
+        "first_contribution": False,
+        "human_time_change": None,
+        "human_time_estimate": None,
+        "human_total_time_spent": None,
+        "labels": [label_attrs(label) for label in mr.labels],
+        "last_commit": last_commit,
+        "reviewer_ids": list(mr.reviewer_ids),
+        "source": target,
+        "state": mr.state,
+        "target": target,
+        "time_change": 0,
+        "total_time_spent": 0,
+        "url": f"{url}/-/merge_requests/{mr.iid}",
+        "work_in_progress": draft,
+    }
+
+
+def merge_request_payload(state: State, base: str, change: MergeRequestChange, actor: User) -> Json:
+    mr = change.merge_request
+    project = project_attrs(state, base, state.projects[mr.project_id])
+    attributes = merge_request_attrs(state, base, mr)
+    attributes["action"] = change.action
+    changes = {k: v for k, v in change.changes.items() if k in MERGE_REQUEST_CHANGE_KEYS}
+    payload: Json = {
+        "object_kind": "merge_request",
+        "event_type": "merge_request",
+        "user": user_attrs(actor),
+        "project": project,
+        "object_attributes": attributes,
+        "labels": attributes["labels"],
+        "changes": _changes(state, changes),
+        "repository": repository_attrs(project),
+    }
+    if mr.assignee_ids:
+        payload["assignees"] = [user_attrs(state.users[uid]) for uid in mr.assignee_ids]
+    if mr.reviewer_ids:
+        payload["reviewers"] = [user_attrs(state.users[uid]) for uid in mr.reviewer_ids]
+    return payload

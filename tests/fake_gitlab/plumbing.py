@@ -21,7 +21,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from tests.fake_gitlab.aliases import Json, StartResponse, WSGIApp
 from tests.fake_gitlab.faults import Fault
 from tests.fake_gitlab.features import BadRequest
-from tests.fake_gitlab.models import User
+from tests.fake_gitlab.models import Project, User
+from tests.fake_gitlab.state import NotFound
 
 if TYPE_CHECKING:
     from tests.fake_gitlab.fake import FakeGitLab
@@ -90,6 +91,15 @@ def the_fake() -> FakeGitLab:
 def the_user() -> User:
     user: User = g.user
     return user
+
+
+def readable_project(ref: str) -> Project:
+    """The project named in the URL, or GitLab's 404 when the user may not see it."""
+    state = the_fake().state
+    project = state.project(ref)
+    if not state.can_read(project, the_user()):
+        raise NotFound("404 Project Not Found")
+    return project
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -215,8 +225,9 @@ def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def paginated(items: list[Json]) -> Response:
-    """Offset pagination with GitLab's headers, which python-gitlab follows via `Link`."""
+def paginated(items: list[Json], *, totals: bool = True) -> Response:
+    """Offset pagination with GitLab's headers, which python-gitlab follows via `Link`.
+    Without `totals`, no `X-Total`/`X-Total-Pages` and no `last` link (the Commits API)."""
     page = max(int_arg("page", 1), 1)
     per_page = min(max(int_arg("per_page", 20), 1), 100)
     total = len(items)
@@ -233,18 +244,20 @@ def paginated(items: list[Json]) -> Response:
         links.append(f'<{link(page + 1)}>; rel="next"')
     if page > 1:
         links.append(f'<{link(page - 1)}>; rel="prev"')
-    links += [f'<{link(1)}>; rel="first"', f'<{link(pages)}>; rel="last"']
+    links.append(f'<{link(1)}>; rel="first"')
+    if totals:
+        links.append(f'<{link(pages)}>; rel="last"')
     response.headers.update(
         {
             "X-Page": str(page),
             "X-Per-Page": str(per_page),
-            "X-Total": str(total),
-            "X-Total-Pages": str(pages),
             "X-Next-Page": str(page + 1) if page < pages else "",
             "X-Prev-Page": str(page - 1) if page > 1 else "",
             "Link": ", ".join(links),
         }
     )
+    if totals:
+        response.headers.update({"X-Total": str(total), "X-Total-Pages": str(pages)})
     return response
 
 

@@ -171,7 +171,7 @@ def project(state: State, base: str, proj: Project) -> Json:
             "members": f"{api}/members",
         },
         "archived": False,
-        "empty_repo": False,
+        "empty_repo": proj.repository.empty,
         "issues_enabled": True,
         "open_issues_count": sum(i.state == "opened" for i in proj.issues.values()),
     }

@@ -154,6 +154,7 @@ class State:
                 description=description,
                 default_branch=default_branch,
                 visibility=visibility,
+                protected_branches={default_branch},  # GitLab protects the default branch
             )
             if self._project_by_path(self.path_with_namespace(project)):
                 raise ValueError(f"project {self.path_with_namespace(project)!r} exists")
