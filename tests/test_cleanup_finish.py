@@ -1,4 +1,4 @@
-"""`rollout-bot cleanup finish`: state gone everywhere, boxes ticked, issue closed; twice is once."""
+"""`rollout-bot cleanup finish`: state gone, boxes ticked, issue closed; twice is once."""
 
 from __future__ import annotations
 
