@@ -11,6 +11,7 @@ import requests
 from flags.commands import Context
 from rollout_bot.config import ConfigError
 from rollout_bot.runtime import Runtime
+from webhook import issues
 from webhook.access import AccessPolicy
 from webhook.bot import Bot, client_factory, resolver_for
 from webhook.events import Verification
@@ -71,6 +72,7 @@ def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
         gitlab=make,
         access=access_policy(runtime),
         bot_user_id=bot_user or BotUser(make),
+        flag_of=lambda project_id, iid: issues.flag_of(runtime.engine, project_id, iid),
     )
 
 

@@ -20,7 +20,7 @@ from flags import card
 from flags.commands import AlreadyRun, Context, execute
 from flags.grammar import AutoDeployStatus, Command, FeatureCommand, Refusal, ReleaseCheck, parse
 from flags.store import Store
-from webhook import comments, deploy
+from webhook import comments, deploy, merge_requests
 from webhook.access import AccessPolicy, level_name
 from webhook.events import Event
 from webhook.gitlab_api import GitLab, GitLabResolver
@@ -32,6 +32,11 @@ from webhook.tasklist import EdgeKind, Task, TaskNotFound, diff, parse_tasks, se
 log = logging.getLogger(__name__)
 
 UNTICK_ATTEMPTS = 5
+# Steps without a command that the bot carries out: it opens their merge request.
+MERGE_REQUEST_STEPS = {
+    "cleanup-mr": merge_requests.open_cleanup,
+    "default-enabling-mr": merge_requests.open_default_enable,
+}
 
 
 @dataclass
@@ -42,6 +47,7 @@ class Bot:
     gitlab: Callable[[str | None], GitLab]  # event uuid -> a client that sends it back
     access: AccessPolicy
     bot_user_id: Callable[[], int | None] = lambda: None
+    flag_of: Callable[[int, int], str | None] = lambda project_id, iid: None
 
     def handle(self, delivery: Delivery) -> str:
         """Process a delivery; returns a short note of what was done (for logs)."""
@@ -120,6 +126,8 @@ class Bot:
             return self._remember(
                 key, StepOutcome("refused", step, text, live.command_line, reason=refusal)
             )
+        if command is None and step in MERGE_REQUEST_STEPS:
+            return self._remember(key, self._merge_request(event, client, step, text))
         if command is None:
             return self._remember(key, StepOutcome("acknowledged", step, text))
         return self._execute(event, client, key, command, step, text, live.command_line)
@@ -156,6 +164,26 @@ class Bot:
                 key, StepOutcome("refused", step, text, command_line, reason=str(exc))
             )
         return StepOutcome("applied", step, text, command_line, card=card.to_json(result))
+
+    def _merge_request(self, event: Event, client: GitLab, step: str, text: str) -> StepOutcome:
+        assert event.project_id is not None and event.issue_iid is not None
+        flag = self.flag_of(event.project_id, event.issue_iid)
+        if flag is None:
+            return StepOutcome(
+                "refused", step, text, reason="this issue is not a recorded rollout issue"
+            )
+        try:
+            issue_url = client.issue(event.project_id, event.issue_iid).web_url
+            repo = Repository(client, event.project_id)
+            opened = MERGE_REQUEST_STEPS[step](repo, flag, issue_url)
+        except Refusal as exc:
+            return StepOutcome("refused", step, text, reason=str(exc))
+        mr = opened.merge_request
+        verb = "Opened" if opened.created else "Reused the open"
+        answer = f"{verb} merge request [{mr.title}]({mr.web_url})."
+        if opened.plan is not None and opened.plan.leftovers:
+            answer += f" It lists {len(opened.plan.leftovers)} reference(s) left for you to check."
+        return StepOutcome("applied", step, text, answer=answer)
 
     def _answer(self, event: Event, client: GitLab, command: Command) -> str:
         """Deployment questions are read-only: answered afresh, never remembered."""

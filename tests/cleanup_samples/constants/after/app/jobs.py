@@ -1,0 +1,2 @@
+def run(flags, stage):
+    stage.sync()

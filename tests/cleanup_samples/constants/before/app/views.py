@@ -1,0 +1,11 @@
+from app.flag_names import CHAT_HISTORY, TRACKING
+from flags.engine import Flags
+
+
+def show(flags: Flags, user):
+    blocks = ["stages"]
+    if flags.enabled(TRACKING, user):
+        blocks.append("tracking")
+    if flags.enabled(CHAT_HISTORY, user):
+        blocks.append("chat")
+    return blocks

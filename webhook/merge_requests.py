@@ -1,0 +1,138 @@
+"""The merge requests the bot opens: the flag's cleanup, and making it default-enabled.
+
+Doing it twice reuses the branch and its open merge request instead of
+opening another: the branch name is derived from the flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flags.definition_edit import with_default_enabled
+from flags.definitions import parse
+from flags.grammar import Refusal
+from flags.removal import DEFINITION_PATH, RemovalPlan, plan
+from webhook.gitlab_repo import MergeRequestView, Repository
+
+TEXT_SUFFIXES = frozenset(
+    {
+        ".py", ".pyi", ".rb", ".js", ".ts", ".vue", ".haml", ".erb", ".md", ".yml", ".yaml",
+        ".json", ".toml", ".cfg", ".ini", ".txt", ".html", ".graphql", ".sh",
+    }
+)  # fmt: skip
+FEATURE_FLAG_LABEL = "feature flag"
+
+
+@dataclass(frozen=True)
+class Opened:
+    merge_request: MergeRequestView
+    created: bool
+    plan: RemovalPlan | None = None
+
+
+def cleanup_title(flag: str) -> str:
+    return f"[Feature flag] Cleanup `{flag}`"
+
+
+def default_enable_title(flag: str) -> str:
+    return f"[Feature flag] Enable `{flag}` by default"
+
+
+def cleanup_branch(flag: str) -> str:
+    return f"rollout-bot/cleanup-{flag.replace('_', '-')}"
+
+
+def default_enable_branch(flag: str) -> str:
+    return f"rollout-bot/default-enable-{flag.replace('_', '-')}"
+
+
+def _read_repository(repo: Repository) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for path in repo.tree(repo.default_branch):
+        if any(path.endswith(suffix) for suffix in TEXT_SUFFIXES):
+            text = repo.read(path, repo.default_branch)
+            if text is not None:
+                files[path] = text
+    return files
+
+
+def cleanup_description(removal: RemovalPlan, rollout_issue: str | None) -> str:
+    lines = [f"Removes the `{removal.flag}` feature flag, keeping the enabled code path."]
+    if rollout_issue:
+        lines.append(f"\nRollout issue: {rollout_issue}")
+    lines.append("\n### Done by rollout-bot\n")
+    if removal.definition_path:
+        lines.append(f"- Deleted the definition `{removal.definition_path}`.")
+    for path in sorted(removal.rewritten):
+        lines.append(f"- Rewrote `{path}`.")
+    lines.append(f"- Commit trailer `{removal.changelog}`.")
+    lines.append("\n### Left for you\n")
+    if removal.leftovers:
+        lines += [f"- [ ] `{item.path}:{item.line}`: {item.reason}" for item in removal.leftovers]
+    else:
+        lines.append("Nothing: every reference was rewritten.")
+    return "\n".join(lines) + "\n"
+
+
+def open_cleanup(repo: Repository, flag: str, rollout_issue: str | None) -> Opened:
+    branch = cleanup_branch(flag)
+    existing = repo.open_merge_request(branch)
+    if existing is not None:
+        return Opened(existing, created=False)
+    removal: RemovalPlan | None = None
+    if not repo.branch_exists(branch):
+        removal = plan(_read_repository(repo), flag)
+        if removal.empty:
+            raise Refusal(
+                f"nothing to remove: {repo.path} has no definition of or reference to '{flag}'"
+            )
+        repo.commit(branch, removal.commit_message(), removal.actions(), repo.default_branch)
+    else:
+        removal = plan(_read_repository(repo), flag)
+    mr = repo.create_merge_request(
+        branch,
+        repo.default_branch,
+        cleanup_title(flag),
+        cleanup_description(removal, rollout_issue),
+        [FEATURE_FLAG_LABEL],
+    )
+    return Opened(mr, created=True, plan=removal)
+
+
+def open_default_enable(repo: Repository, flag: str, rollout_issue: str | None) -> Opened:
+    branch = default_enable_branch(flag)
+    existing = repo.open_merge_request(branch)
+    if existing is not None:
+        return Opened(existing, created=False)
+    paths = [
+        p
+        for p in repo.tree(repo.default_branch)
+        if (m := DEFINITION_PATH.search(p)) is not None and m["name"] == flag
+    ]
+    if not paths:
+        raise Refusal(f"{repo.path} has no definition of '{flag}'")
+    path = paths[0]
+    text = repo.read(path, repo.default_branch) or ""
+    definition, _ = parse(path, text)
+    if definition is None:
+        raise Refusal(f"{path} has errors: run rollout-bot definitions validate")
+    edited = with_default_enabled(text, definition)
+    if edited == text:
+        raise Refusal(f"'{flag}' is already default_enabled: true in {path}")
+    if not repo.branch_exists(branch):
+        message = f"Enable the {flag} feature flag by default\n\nChangelog: added\n"
+        repo.commit(
+            branch,
+            message,
+            [{"action": "update", "file_path": path, "content": edited}],
+            repo.default_branch,
+        )
+    link = f"\n\nRollout issue: {rollout_issue}" if rollout_issue else ""
+    mr = repo.create_merge_request(
+        branch,
+        repo.default_branch,
+        default_enable_title(flag),
+        f"Sets `default_enabled: true` in `{path}`.{link}\n",
+        [FEATURE_FLAG_LABEL],
+    )
+    return Opened(mr, created=True)
