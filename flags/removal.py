@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.codemod import Leftover, rewrite_project
+from flags.cleanup import Leftover, rewrite_project
 from flags.definitions import Definition, parse
 from flags.usage import scan
 

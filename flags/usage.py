@@ -4,7 +4,7 @@ GitLab fails a pipeline when a defined flag is never referenced; we do the same,
 and also catch checks of flags nobody defined. References are
 
 - *evaluations*: flag checks in Python files whose name is a literal or a constant
-  (the spellings of `flags.codemod.SPELLINGS`), found with libcst;
+  (the spellings of `flags.cleanup.SPELLINGS`), found with libcst;
 - *mentions*: a defined flag's name as a whole word in any text file, Python
   included (YAML, Markdown, JS, Ruby, ...), and in JavaScript style camelCase too,
   since GitLab hands flags to the frontend as `gon.features.myFlagName`. These are
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from flags.codemod import find_evaluations
+from flags.cleanup import find_evaluations
 from flags.definitions import Registry
 
 # Folders that hold tools' copies and caches, never the project's own references.

@@ -22,6 +22,7 @@ from flags.grammar import FeatureCommand, Refusal, parse
 from rollout_bot import database
 from rollout_bot.config import ConfigError, Settings
 from rollout_bot.runtime import Runtime, open_runtime
+from tracking.status import tracking_group
 from webhook.gitlab_api import GitLab, GitLabError
 
 CLI_SOURCE = "cli"
@@ -253,7 +254,7 @@ def cleanup_check(root: Path, definition_dirs: tuple[Path, ...], base: str | Non
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
 def cleanup_rewrite(name: str, paths: tuple[Path, ...]) -> None:
     """Remove NAME's checks from Python files in place; print what could not be rewritten."""
-    from flags.codemod import rewrite_project
+    from flags.cleanup import rewrite_project
     from flags.usage import walk
 
     name = name.strip("`")
@@ -574,3 +575,6 @@ def feature_history(name: str, as_json: bool, limit: int | None) -> None:
         _print_json([r.as_dict() for r in records])
     else:
         click.echo(card.history_text(records))
+
+
+main.add_command(tracking_group)

@@ -10,6 +10,7 @@ from gunicorn.app.base import BaseApplication
 
 from rollout_bot.runtime import Runtime
 from rollout_bot.services import BotUser, build_bot, build_worker, gitlab_factory, receiver_config
+from tracking.metrics import TrackingCollector
 from webhook.app import create_app
 from webhook.worker import Worker
 
@@ -42,6 +43,7 @@ def build(runtime: Runtime, *, embedded_worker: bool = True) -> tuple[Flask, Wor
         receiver=receiver_config(runtime, bot_user, worker),
         registry=runtime.registry,
         environments=runtime.settings.environments,
+        collectors=[TrackingCollector(runtime.engine)],
     )
     return app, worker
 

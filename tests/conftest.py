@@ -15,6 +15,8 @@ from flags.sql_store import SqlStore
 from flags.store import Store
 from rollout_bot import database
 
+pytest_plugins = ["tests.snowplow_collector.fixtures", "tests.fake_gitlab.fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 DATA = SHARED / "data"

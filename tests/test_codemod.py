@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flags.codemod import (
+from flags.cleanup import (
     BUILT_AT_RUN_TIME,
     CONSTANT_KEPT,
     CONSTANT_USED,

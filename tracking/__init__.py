@@ -1,1 +1,46 @@
-"""Snowplow database event tracking for `group_stages`, gated by a flag."""
+"""Snowplow database event tracking for `group_stages`, gated by a flag.
+
+Every create, update and destroy of a tracked row (`GroupStage`, or any model
+with the `DatabaseEventTracking` mixin) becomes one Snowplow structured event
+as GitLab's DatabaseEventTracking sends it, while the flag
+`product_intelligence_database_event_tracking` is on for the row's group.
+
+    tracker = tracking.install(Session, collector=url, app_id="rollout-bot", flags=flags)
+    ...
+    tracker.close(timeout=10)
+
+Where the events wait. By default in the outbox table `tracking_outbox`, in
+the application's own database, written in the same transaction as the
+change: a rollback removes the event with the change, and an event committed
+with its change survives any crash until a sender delivers it. rollout-bot's
+own database gets the table from migration `0003_tracking` (with
+`group_stages` and `tracking_senders`); a host application with its own
+migrations calls `tracking.create_tables(engine)` once, or copies that
+migration. `install(..., durable=False)` keeps events in a bounded memory
+queue instead: no table, and what is queued dies with the process.
+
+The modules, one job each: `model` (GroupStage, the mixin), `schema` (tables),
+`payload` (the event, built by snowplow-tracker), `events` (session
+listeners: collect in flush, hand on after commit), `outbox` (write and claim),
+`memory` (the memory queue), `sender` (the thread that posts), `counters`,
+`metrics` (a Prometheus collector for /metrics), `status` (`rollout-bot tracking
+status`), `install` (the wiring).
+Nothing runs at import.
+"""
+
+from tracking.events import FLAG
+from tracking.install import Tracker, install
+from tracking.model import Base, DatabaseEventTracking, GroupStage
+from tracking.schema import create_tables
+from tracking.sender import SenderSettings
+
+__all__ = [
+    "FLAG",
+    "Base",
+    "DatabaseEventTracking",
+    "GroupStage",
+    "SenderSettings",
+    "Tracker",
+    "create_tables",
+    "install",
+]

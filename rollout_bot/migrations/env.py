@@ -6,9 +6,10 @@ from alembic import context
 
 from flags.schema import metadata as flags_metadata
 from rollout_bot.database import make_engine
+from tracking.schema import metadata as tracking_metadata
 from webhook.schema import metadata as webhook_metadata
 
-target_metadata = [flags_metadata, webhook_metadata]
+target_metadata = [flags_metadata, webhook_metadata, tracking_metadata]
 
 
 def run_migrations_online() -> None:

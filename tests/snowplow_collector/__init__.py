@@ -1,0 +1,232 @@
+"""A Snowplow collector on loopback: records every tp2 POST and answers as told.
+
+It speaks the collector's side of the tracker protocol
+(https://docs.snowplow.io/docs/sources/trackers/snowplow-tracker-protocol/):
+`POST /com.snowplowanalytics.snowplow/tp2` with a `payload_data` document.
+Every body is validated against the Iglu schemas in ../shared/data, read in
+place: the payload with Draft4Validator against payload_data 1-0-4, each
+decoded context list (`cx` base64 or `co`) against contexts 1-0-1, and each
+gitlab_standard context against its 1-0-10 schema. Problems are kept in
+`errors`, for the test to assert empty, and do not change the answer: a real
+collector accepts first and validates downstream.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft4Validator
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+IGLU = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "iglu"
+TP2 = "/com.snowplowanalytics.snowplow/tp2"
+PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+CONTEXTS = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+GITLAB_STANDARD = "iglu:com.gitlab/gitlab_standard/jsonschema/1-0-10"
+
+
+def _validator(uri: str) -> Draft4Validator:
+    vendor, name, _, version = uri.removeprefix("iglu:").split("/")
+    schema = json.loads((IGLU / vendor / name / "jsonschema" / f"{version}.json").read_text())
+    return Draft4Validator(schema)
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Hold the request `seconds` (or until the collector stops), then answer `status`."""
+
+    seconds: float
+    status: int = 200
+
+
+@dataclass
+class Recorded:
+    status: int
+    events: list[dict[str, Any]]
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [event["eid"] for event in self.events]
+
+
+def decode_contexts(event: dict[str, Any]) -> dict[str, Any] | None:
+    if "cx" in event:
+        raw = event["cx"]
+        decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        return decoded
+    if "co" in event:
+        plain: dict[str, Any] = json.loads(event["co"])
+        return plain
+    return None
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # Keep-alive, as a real collector behind a load balancer offers it.
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class Collector:
+    """`record=False` keeps only counts and event ids, for long benchmark runs."""
+
+    def __init__(self, *, validate: bool = True, record: bool = True) -> None:
+        self.validate = validate
+        self.record = record
+        self.requests: list[Recorded] = []
+        self.accepted_count = 0
+        self.accepted_event_ids: set[str] = set()
+        self.errors: list[str] = []
+        self.default: int | Stall = 200
+        self._script: deque[int | Stall] = deque()
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._closing = threading.Event()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        if validate:
+            self._payload = _validator(PAYLOAD_DATA)
+            self._contexts = _validator(CONTEXTS)
+            self._standard = _validator(GITLAB_STANDARD)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> Collector:
+        server = make_server(
+            "127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler
+        )
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._closing.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Collector:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "collector not started"
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    # -- programming the answers -------------------------------------------------------
+
+    def answer(self, *answers: int | Stall) -> None:
+        """Answer the next requests with these, in order; then `default`."""
+        with self._lock:
+            self._script.extend(answers)
+
+    # -- what arrived --------------------------------------------------------------------
+
+    def accepted(self) -> list[dict[str, Any]]:
+        """Every event of every request answered 2xx, in arrival order."""
+        with self._lock:
+            return [e for r in self.requests if 200 <= r.status < 300 for e in r.events]
+
+    def accepted_ids(self) -> list[str]:
+        return [event["eid"] for event in self.accepted()]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until `count` events were accepted; all accepted events."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                accepted = [e for r in self.requests if 200 <= r.status < 300 for e in r.events]
+                left = deadline - time.monotonic()
+                if len(accepted) >= count or left <= 0:
+                    return accepted
+                self._arrived.wait(left)
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "accepted_events": self.accepted_count,
+                "unique_event_ids": len(self.accepted_event_ids),
+                "errors": len(self.errors),
+            }
+
+    # -- the collector ----------------------------------------------------------------
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.method == "GET" and request.path == "/stats":
+            return Response(json.dumps(self.stats()), mimetype="application/json")(
+                environ, start_response
+            )
+        if request.method != "POST" or request.path != TP2:
+            return Response("not found", status=404)(environ, start_response)
+        try:
+            body = json.loads(request.get_data())
+        except ValueError as exc:
+            self._error(f"body is not JSON: {exc}")
+            return Response("bad json", status=400)(environ, start_response)
+        events = body.get("data", []) if isinstance(body, dict) else []
+        if self.validate:
+            self._check(body)
+        with self._lock:
+            answer = self._script.popleft() if self._script else self.default
+        if isinstance(answer, Stall):
+            self._closing.wait(answer.seconds)
+            answer = answer.status
+        with self._arrived:
+            if 200 <= answer < 300:
+                self.accepted_count += len(events)
+                self.accepted_event_ids.update(event.get("eid", "") for event in events)
+            if self.record:
+                self.requests.append(Recorded(answer, events))
+            self._arrived.notify_all()
+        return Response("ok" if answer < 400 else "no", status=answer)(environ, start_response)
+
+    def _error(self, message: str) -> None:
+        with self._lock:
+            self.errors.append(message)
+
+    def _check(self, body: Any) -> None:
+        if not isinstance(body, dict) or body.get("schema") != PAYLOAD_DATA:
+            self._error(f"body is not a {PAYLOAD_DATA} document")
+            return
+        for error in self._payload.iter_errors(body.get("data")):
+            self._error(f"payload_data: {error.message}")
+        for event in body.get("data") or []:
+            if not isinstance(event, dict):
+                continue
+            try:
+                contexts = decode_contexts(event)
+            except ValueError as exc:
+                self._error(f"event {event.get('eid')}: contexts do not decode: {exc}")
+                continue
+            if contexts is None:
+                continue
+            if contexts.get("schema") != CONTEXTS:
+                self._error(f"event {event.get('eid')}: contexts schema {contexts.get('schema')}")
+            for error in self._contexts.iter_errors(contexts.get("data")):
+                self._error(f"event {event.get('eid')}: contexts: {error.message}")
+            for context in contexts.get("data") or []:
+                if not isinstance(context, dict) or context.get("schema") != GITLAB_STANDARD:
+                    self._error(f"event {event.get('eid')}: unexpected context {context!r:.80}")
+                    continue
+                for error in self._standard.iter_errors(context.get("data")):
+                    self._error(f"event {event.get('eid')}: gitlab_standard: {error.message}")

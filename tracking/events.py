@@ -1,0 +1,321 @@
+"""Session listeners: collect changed rows in flush, hand events on after commit.
+
+After SQLAlchemy's `versioned_history` example: the listeners are registered
+by a call on one session factory, never at import. Each flush looks at the
+tracked objects it wrote, snapshots their allow-listed attributes and, when
+the flag is on for the row's group, builds the event. Events are kept per
+open transaction and savepoint (a stack of frames), so
+
+- a rolled back savepoint drops its own frame and nothing else;
+- a released savepoint merges its frame into the enclosing one;
+- only the outermost commit hands events on; a rollback, a failed commit or
+  a session closed mid-transaction drops them;
+- several flushes of one object in one transaction give one event: create
+  then update is one create with the final values, create then destroy none.
+
+In durable mode each flush also writes its events to the outbox on the
+session's own connection, rewriting the row an earlier flush wrote for the
+same object, so the database keeps the outbox exactly as the frames say:
+a savepoint rollback undoes both.
+
+Bulk `update()`, `delete()` and `insert()` statements do not go through the
+unit of work and send nothing; a warning says so once per table and kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+from sqlalchemy.orm.attributes import instance_dict, instance_state
+from sqlalchemy.orm.state import InstanceState
+
+from flags.engine import Flags
+from tracking import outbox
+from tracking.counters import Counters
+from tracking.model import DatabaseEventTracking
+from tracking.payload import Op, PayloadBuilder, jsonable
+
+log = logging.getLogger(__name__)
+
+FLAG = "product_intelligence_database_event_tracking"
+
+Tracked = DatabaseEventTracking
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The event an object owes at commit, as of its last flush."""
+
+    op: Op | None  # None: created and destroyed in this transaction
+    payload: str | None = None  # memory mode: the event to queue at commit
+    row_id: int | None = None  # durable mode: its outbox row
+
+    @property
+    def live(self) -> bool:
+        return self.payload is not None or self.row_id is not None
+
+
+Frame = dict[InstanceState[Any], Entry]
+
+
+def coalesce(previous: Op | None, new: Op) -> Op | None:
+    """One event per object per transaction, as Rails' after_commit callbacks give."""
+    if previous == "create":
+        return None if new == "destroy" else "create"
+    return new
+
+
+def _boundary(session: Session) -> SessionTransaction:
+    """The savepoint or outermost transaction a flush writes in."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    assert transaction is not None
+    return transaction
+
+
+class _Pending:
+    """One session's uncommitted events: a frame per open transaction and savepoint."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[SessionTransaction, Frame]] = []
+        # Between after_flush and after_flush_postexec: (object, op, values or None).
+        self.flushed: list[tuple[Tracked, Op, dict[str, Any] | None]] = []
+
+    def frame(self, boundary: SessionTransaction) -> Frame:
+        if self.stack and self.stack[-1][0] is boundary:
+            return self.stack[-1][1]
+        chain: list[SessionTransaction] = []
+        transaction: SessionTransaction | None = boundary
+        while transaction is not None:
+            if transaction.nested or transaction.parent is None:
+                chain.append(transaction)
+            transaction = transaction.parent
+        known = {id(t): frame for t, frame in self.stack}
+        self.stack = [(t, known.get(id(t), {})) for t in reversed(chain)]
+        return self.stack[-1][1]
+
+    def lookup(self, state: InstanceState[Any]) -> Entry | None:
+        for _, frame in reversed(self.stack):
+            entry = frame.get(state)
+            if entry is not None:
+                return entry
+        return None
+
+    def index(self, transaction: SessionTransaction) -> int | None:
+        for i, (t, _) in enumerate(self.stack):
+            if t is transaction:
+                return i
+        return None
+
+    def commit(self, transaction: SessionTransaction) -> list[Entry] | None:
+        """Merge a released savepoint into its parent; the live entries of an outer commit."""
+        i = self.index(transaction)
+        if i is None:
+            return [] if transaction.parent is None else None
+        if i > 0:
+            self.stack[i - 1][1].update(self.stack[i][1])
+            del self.stack[i:]
+            return None
+        merged: Frame = {}
+        for _, frame in self.stack:
+            merged.update(frame)
+        self.stack = []
+        return [entry for entry in merged.values() if entry.live]
+
+    def drop(self, transaction: SessionTransaction) -> None:
+        i = self.index(transaction)
+        if i is not None:
+            del self.stack[i:]
+        if transaction.parent is None:
+            self.stack = []
+        # A flush that failed half-way left no changes behind to report.
+        self.flushed = []
+
+
+class DatabaseEvents:
+    """The listeners of one installed tracker."""
+
+    def __init__(
+        self,
+        *,
+        flags: Flags,
+        builder: PayloadBuilder,
+        durable: bool,
+        counters: Counters,
+        committed: Callable[[list[Entry]], None],
+    ) -> None:
+        self.flags = flags
+        self.builder = builder
+        self.durable = durable
+        self.counters = counters
+        self.committed = committed
+        self._key = f"tracking.pending.{id(self)}"
+        self._warned: set[tuple[str, str]] = set()
+        self._labels: dict[type[Tracked], str] = {}
+        self._listeners: list[tuple[str, Callable[..., Any]]] = [
+            ("before_flush", self._before_flush),
+            ("after_flush", self._after_flush),
+            ("after_flush_postexec", self._after_flush_postexec),
+            ("after_commit", self._after_commit),
+            ("after_transaction_end", self._after_transaction_end),
+            ("do_orm_execute", self._do_orm_execute),
+        ]
+
+    def listen(self, target: Any) -> None:
+        for name, listener in self._listeners:
+            sa.event.listen(target, name, listener)
+
+    def remove(self, target: Any) -> None:
+        for name, listener in self._listeners:
+            if sa.event.contains(target, name, listener):
+                sa.event.remove(target, name, listener)
+
+    def _pending(self, session: Session) -> _Pending:
+        pending = session.info.get(self._key)
+        if pending is None:
+            pending = session.info[self._key] = _Pending()
+        assert isinstance(pending, _Pending)
+        return pending
+
+    # -- flush --------------------------------------------------------------------
+
+    def _before_flush(self, session: Session, flush_context: UOWTransaction, _: Any) -> None:
+        # A destroyed row cannot be read after its DELETE: load what the event
+        # needs while the row is still there (a no-op when already loaded).
+        for obj in session.deleted:
+            if isinstance(obj, Tracked):
+                for key in (*obj.SNOWPLOW_ATTRIBUTES, obj.SNOWPLOW_GROUP_ATTRIBUTE):
+                    if key:
+                        getattr(obj, key)
+
+    def _after_flush(self, session: Session, flush_context: UOWTransaction) -> None:
+        # Still the pre-flush view: new/dirty/deleted and attribute history say
+        # what this flush wrote.
+        flushed = self._pending(session).flushed
+        for obj in session.new:
+            if isinstance(obj, Tracked):
+                flushed.append((obj, "create", None))
+        for obj in session.dirty:
+            if isinstance(obj, Tracked) and session.is_modified(obj, include_collections=False):
+                flushed.append((obj, "update", None))
+        for obj in session.deleted:
+            if isinstance(obj, Tracked):
+                flushed.append((obj, "destroy", _snapshot(obj)))
+
+    def _after_flush_postexec(self, session: Session, flush_context: UOWTransaction) -> None:
+        pending = self._pending(session)
+        flushed, pending.flushed = pending.flushed, []
+        if not flushed:
+            return
+        frame = pending.frame(_boundary(session))
+        inserts: dict[Connection, list[tuple[InstanceState[Any], Op, str]]] = defaultdict(list)
+        for obj, op, values in flushed:
+            state = instance_state(obj)
+            previous = pending.lookup(state)
+            new_op = coalesce(previous.op if previous else None, op)
+            payload = None if new_op is None else self._event(obj, new_op, values)
+            if not self.durable:
+                frame[state] = Entry(new_op, payload=payload)
+                continue
+            conn = session.connection(bind_arguments={"mapper": state.mapper})
+            if previous is not None and previous.row_id is not None:
+                if payload is None:
+                    outbox.discard(conn, previous.row_id)
+                    frame[state] = Entry(new_op)
+                else:
+                    outbox.replace(conn, previous.row_id, payload)
+                    frame[state] = Entry(new_op, row_id=previous.row_id)
+            elif payload is not None:
+                assert new_op is not None
+                inserts[conn].append((state, new_op, payload))
+            else:
+                frame[state] = Entry(new_op)
+        for conn, rows in inserts.items():
+            ids = outbox.insert(conn, [payload for _, _, payload in rows])
+            for (state, op, _), row_id in zip(rows, ids, strict=True):
+                frame[state] = Entry(op, row_id=row_id)
+
+    def _event(self, obj: Tracked, op: Op, values: dict[str, Any] | None) -> str | None:
+        """The event's payload, or None while the flag is off for the row's group.
+
+        `values` is the destroyed row's snapshot; a created or updated row is
+        read now, after the flush: server generated values are loadable then.
+        """
+        cls = type(obj)
+        group_attribute = cls.SNOWPLOW_GROUP_ATTRIBUTE
+        group_id = getattr(obj, group_attribute) if group_attribute else None
+        actor = None if group_id is None else f"Group:{group_id}"
+        if not self.flags.enabled(FLAG, actor):
+            return None
+        try:
+            if values is None:
+                values = _snapshot(obj)
+            return self.builder.build(
+                category=cls.__name__,
+                op=op,
+                label=self._label(cls),
+                extra=values,
+                namespace_id=group_id if isinstance(group_id, int) else None,
+            )
+        except Exception as exc:
+            # Like GitLab's tracking: a broken event must not fail the write.
+            log.exception("building the %s event of %s failed; dropped", op, cls.__name__)
+            self.counters.add("dropped")
+            self.counters.error(f"building an event failed: {type(exc).__name__}: {exc}")
+            return None
+
+    def _label(self, cls: type[Tracked]) -> str:
+        label = self._labels.get(cls)
+        if label is None:
+            label = self._labels[cls] = sa.inspect(cls).local_table.description
+        return label
+
+    # -- transaction ends -----------------------------------------------------------
+
+    def _after_commit(self, session: Session) -> None:
+        entries = self._pending(session).commit(_boundary(session))
+        if entries is not None:
+            self.committed(entries)
+
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        # Committed frames are gone already; what is left ended without a
+        # commit: rolled back, or closed with the session.
+        if transaction.nested or transaction.parent is None:
+            self._pending(session).drop(transaction)
+
+    # -- bulk statements ----------------------------------------------------------
+
+    def _do_orm_execute(self, state: ORMExecuteState) -> None:
+        if not (state.is_update or state.is_delete or state.is_insert):
+            return
+        mapper = state.bind_mapper
+        if mapper is None or not issubclass(mapper.class_, Tracked):
+            return
+        kind = "update" if state.is_update else "delete" if state.is_delete else "insert"
+        key = (mapper.class_.__name__, kind)
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(
+                "a bulk %s on %s bypasses the unit of work: no database events are sent for it",
+                kind,
+                mapper.class_.__name__,
+            )
+
+
+def _snapshot(obj: Tracked) -> dict[str, Any]:
+    # Straight from the instance dict where loaded: this runs in every flush.
+    loaded = instance_dict(obj)
+    return {
+        key: jsonable(loaded[key] if key in loaded else getattr(obj, key))
+        for key in obj.SNOWPLOW_ATTRIBUTES
+    }
+
+
+def live_payloads(entries: Iterable[Entry]) -> list[str]:
+    return [entry.payload for entry in entries if entry.payload is not None]

@@ -1,0 +1,116 @@
+"""The Snowplow payload of one database event, built by snowplow-tracker.
+
+A structured event as GitLab's `Gitlab::Tracking.database_event` sends it
+(https://docs.gitlab.com/development/internal_analytics/internal_event_instrumentation/),
+with one `gitlab_standard` context whose `extra` holds the allow-listed
+attributes. The payload is built once, at flush time, event id and device
+timestamp included, and stored as JSON text: every retry sends the same event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+Op = Literal["create", "update", "destroy"]
+
+GITLAB_STANDARD_SCHEMA = "iglu:com.gitlab/gitlab_standard/jsonschema/1-0-10"
+TRACKER_NAMESPACE = "gl"  # what GitLab's server-side tracker calls itself
+PLATFORM: Literal["srv"] = "srv"
+DEFAULT_SOURCE = "rollout-bot"
+# gitlab_standard's id fields are 32-bit; a larger id would fail validation downstream.
+MAX_SCHEMA_ID = 2_147_483_647
+
+
+_AS_IS = frozenset({int, str, bool, float, type(None)})
+
+
+def jsonable(value: Any) -> Any:
+    """A column value as it goes into `extra`: datetimes as ISO 8601 in UTC."""
+    if type(value) in _AS_IS:
+        return value
+    if isinstance(value, dt.datetime):
+        # SQLite hands back naive datetimes; everything stored is UTC.
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return aware.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+class _NoEmitter:
+    """snowplow-tracker wants an emitter; ours never emits, the outbox sends."""
+
+    def input(self, payload: dict[str, Any]) -> None:
+        raise RuntimeError("database events are sent from the outbox, not by the tracker")
+
+    def flush(self) -> None:
+        pass
+
+    def async_flush(self) -> None:
+        pass
+
+    def sync_flush(self) -> None:
+        pass
+
+
+class PayloadBuilder:
+    def __init__(self, *, app_id: str, environment: str, source: str = DEFAULT_SOURCE) -> None:
+        # Imported here, not at module level: snowplow_tracker.emitters calls
+        # logging.basicConfig() on import, which is not ours to do to a host
+        # application that merely imports `tracking`.
+        from snowplow_tracker.events.structured_event import StructuredEvent
+        from snowplow_tracker.self_describing_json import SelfDescribingJson
+        from snowplow_tracker.subject import Subject
+        from snowplow_tracker.tracker import Tracker
+
+        self._context = SelfDescribingJson
+        self._event = StructuredEvent
+        self._tracker = Tracker(
+            TRACKER_NAMESPACE,
+            emitters=_NoEmitter(),
+            subject=Subject().set_platform(PLATFORM),
+            app_id=app_id,
+            encode_base64=True,
+            json_encoder=str,
+        )
+        self.environment = environment
+        self.source = source
+
+    def build(
+        self,
+        *,
+        category: str,
+        op: Op,
+        label: str,
+        extra: Mapping[str, Any],
+        namespace_id: int | None,
+    ) -> str:
+        """The payload's JSON text: string values, as the POST protocol carries them."""
+        if namespace_id is not None and not 0 <= namespace_id <= MAX_SCHEMA_ID:
+            namespace_id = None
+        context = self._context(
+            GITLAB_STANDARD_SCHEMA,
+            {
+                "environment": self.environment,
+                "source": self.source,
+                "namespace_id": namespace_id,
+                "project_id": None,
+                "user_id": None,
+                "plan": None,
+                "context_generated_at": dt.datetime.now(dt.UTC).isoformat(),
+                "extra": dict(extra),
+            },
+        )
+        event = self._event(
+            category=category,
+            action=f"database_event_{op}",
+            label=label,
+            property_=op,
+            context=[context],
+        )
+        pairs = self._tracker.complete_payload(event).nv_pairs
+        # Emitter.input stringifies every value before a POST; so do we.
+        return json.dumps({key: str(value) for key, value in pairs.items()})

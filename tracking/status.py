@@ -1,0 +1,141 @@
+"""`rollout-bot tracking status`: the outbox and every sender's counters, from the database.
+
+Read from the database, not from a process: the command runs in a process of
+its own, and the events it reports were sent by others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from rollout_bot.config import ConfigError, Settings
+from rollout_bot.runtime import open_runtime
+from tracking.counters import NAMES
+from tracking.schema import outbox, senders
+
+# A sender reports at least every second while it works; a minute of silence
+# means it stopped or is idle with nothing to report.
+ACTIVE_WITHIN = dt.timedelta(minutes=1)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Status:
+    waiting: int
+    oldest: dt.datetime | None
+    most_attempts: int
+    totals: dict[str, int]
+    processes: int
+    active: int
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    last_error_process: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outbox": {
+                "waiting": self.waiting,
+                "oldest": self.oldest.isoformat() if self.oldest else None,
+                "most_attempts": self.most_attempts,
+            },
+            "events": self.totals,
+            "senders": {"recorded": self.processes, "active": self.active},
+            "last_error": None
+            if self.last_error is None
+            else {
+                "at": self.last_error_at.isoformat() if self.last_error_at else None,
+                "process": self.last_error_process,
+                "message": self.last_error,
+            },
+        }
+
+
+def read_status(engine: Engine, now: dt.datetime | None = None) -> Status:
+    now = now or dt.datetime.now(dt.UTC)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.min(outbox.c.created_at),
+                sa.func.max(outbox.c.attempts),
+            ).select_from(outbox)
+        ).one()
+        totals_row = conn.execute(
+            sa.select(
+                *(sa.func.coalesce(sa.func.sum(senders.c[name]), 0) for name in NAMES),
+                sa.func.count(),
+                sa.func.count().filter(senders.c.reported_at >= now - ACTIVE_WITHIN),
+            )
+        ).one()
+        error = conn.execute(
+            sa.select(senders.c.last_error, senders.c.last_error_at, senders.c.process)
+            .where(senders.c.last_error_at.is_not(None))
+            .order_by(senders.c.last_error_at.desc())
+            .limit(1)
+        ).first()
+    return Status(
+        waiting=int(row[0]),
+        oldest=_aware(row[1]),
+        most_attempts=int(row[2] or 0),
+        totals={name: int(totals_row[i]) for i, name in enumerate(NAMES)},
+        processes=int(totals_row[len(NAMES)]),
+        active=int(totals_row[len(NAMES) + 1]),
+        last_error=error.last_error if error else None,
+        last_error_at=_aware(error.last_error_at) if error else None,
+        last_error_process=error.process if error else None,
+    )
+
+
+def status_text(status: Status, now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    outbox_line = f"outbox: {status.waiting} events waiting"
+    if status.waiting:
+        age = (now - status.oldest).total_seconds() if status.oldest else 0.0
+        oldest = status.oldest.isoformat() if status.oldest else "?"
+        outbox_line += f", oldest {oldest} ({age:.0f} s ago), most attempts {status.most_attempts}"
+    events = ", ".join(f"{name} {status.totals[name]}" for name in NAMES)
+    senders_part = f"{status.processes} processes, {status.active} active in the last minute"
+    if status.last_error is None:
+        error_line = "last error: none"
+    else:
+        at = status.last_error_at.isoformat() if status.last_error_at else "?"
+        error_line = f"last error: {at} {status.last_error_process}: {status.last_error}"
+    return "\n".join((outbox_line, f"events: {events} ({senders_part})", error_line))
+
+
+@click.group("tracking")
+def tracking_group() -> None:
+    """Snowplow database event tracking."""
+
+
+@tracking_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
+def status_command(as_json: bool) -> None:
+    """The outbox, the counters of every sender, and the last error."""
+    try:
+        runtime = open_runtime(Settings.from_env())
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    try:
+        status = read_status(runtime.engine)
+    finally:
+        runtime.engine.dispose()
+    if as_json:
+        click.echo(json.dumps(status.as_dict(), indent=2))
+    else:
+        click.echo(status_text(status))
