@@ -8,13 +8,14 @@ after four failures in a row, so nothing the bot merely ignores is an error.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from sqlalchemy.engine import Engine
 
 from webhook import inbox
@@ -64,7 +65,9 @@ def blueprint(config: ReceiverConfig) -> Blueprint:
     rollout_issue = is_rollout_issue(config.engine)
 
     def answer(code: int, **body: Any) -> tuple[Response, int]:
-        return jsonify(body), code
+        # json.dumps straight into a Response: Flask's jsonify cost a tenth of
+        # the whole request here.
+        return Response(json.dumps(body), content_type="application/json"), code
 
     @bp.post("/webhook")
     def receive() -> tuple[Response, int]:
