@@ -90,16 +90,15 @@ def blueprint(config: ReceiverConfig) -> Blueprint:
         )
         if not decision.queue:
             return answer(200, status="ignored", reason=decision.reason)
-        with config.engine.begin() as conn:
-            created = inbox.enqueue(
-                conn,
-                delivery_key=event.delivery_key,
-                kind=event.kind or "",
-                project_id=event.project_id,
-                issue_iid=event.issue_iid,
-                event_uuid=event.event_uuid,
-                payload=body.decode("utf-8"),
-            )
+        created = inbox.store(
+            config.engine,
+            delivery_key=event.delivery_key,
+            kind=event.kind or "",
+            project_id=event.project_id,
+            issue_iid=event.issue_iid,
+            event_uuid=event.event_uuid,
+            payload=body.decode("utf-8"),
+        )
         if created:
             config.on_queued()
         return answer(202, status="queued" if created else "duplicate", reason=decision.reason)
