@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -89,6 +90,7 @@ def test_healthz_reports_a_broken_database(tmp_path: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.postgres
 def test_postgres_needs_db_upgrade_first(postgres_url: str) -> None:
     admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     name = sa.make_url(postgres_url).database + "_empty"
