@@ -71,6 +71,14 @@ class MemoryStore:
                 self._runs = tx.runs
                 self._version += 1
 
+    def recall(self, key: str) -> Any | None:
+        with self._lock:
+            return copy.deepcopy(self._runs.get(key))
+
+    def remember(self, key: str, result: Any) -> None:
+        with self._lock:
+            self._runs.setdefault(key, copy.deepcopy(result))
+
     def history(self, name: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         with self._lock:
             rows = [r for r in iter_records(self._records) if name is None or r.flag == name]

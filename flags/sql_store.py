@@ -200,6 +200,21 @@ class SqlStore:
             else:
                 trans.rollback()
 
+    def recall(self, key: str) -> Any | None:
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(command_runs.c.result).where(command_runs.c.key == key))
+
+    def remember(self, key: str, result: Any) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.insert(command_runs).values(
+                        key=key, result=result, created_at=dt.datetime.now(dt.UTC)
+                    )
+                )
+        except sa.exc.IntegrityError:
+            pass  # recorded before: the first record wins
+
     def history(self, name: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         query = sa.select(flag_audit).order_by(flag_audit.c.at.desc(), flag_audit.c.id.desc())
         if name is not None:

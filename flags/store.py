@@ -87,6 +87,17 @@ class Store(Protocol):
     def history(self, name: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         """Audit records, newest first."""
 
+    def recall(self, key: str) -> Any | None:
+        """What the run under `key` did, read without the writers' lock."""
+
+    def remember(self, key: str, result: Any) -> None:
+        """Record a run that changed no flag (a refusal, an acknowledgement).
+
+        Outside a flag transaction, so it neither waits for flag writers nor
+        bumps the version that makes every process reload its flags. The first
+        record of a key wins.
+        """
+
 
 def iter_records(records: list[AuditRecord]) -> Iterator[AuditRecord]:
     """Newest first, ties broken by insertion order (latest first)."""

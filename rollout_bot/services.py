@@ -13,9 +13,9 @@ from rollout_bot.config import ConfigError
 from rollout_bot.runtime import Runtime
 from webhook import issues
 from webhook.access import AccessPolicy
-from webhook.bot import Bot, client_factory, resolver_for
+from webhook.bot import Bot, client_factory
 from webhook.events import Verification
-from webhook.gitlab_api import GitLab, GitLabError
+from webhook.gitlab_api import GitLab, GitLabError, GitLabResolver
 from webhook.receiver import ReceiverConfig
 from webhook.worker import Worker
 
@@ -63,7 +63,7 @@ def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
         raise ConfigError("the bot needs ROLLOUT_BOT_GITLAB_URL and ROLLOUT_BOT_GITLAB_TOKEN")
 
     def context(who: str, source: str, client: GitLab) -> Context:
-        return runtime.context(who=who, source=source, resolver=resolver_for(client))
+        return runtime.context(who=who, source=source, resolver=GitLabResolver(client))
 
     return Bot(
         store=runtime.store,

@@ -160,3 +160,14 @@ def test_command_runs_are_remembered_with_their_change(store: Store) -> None:
         raise RuntimeError("crash before commit")
     with store.transaction() as tx:
         assert tx.recall("delivery-2:step-a") is None
+
+
+def test_runs_remembered_outside_a_flag_transaction(store: Store) -> None:
+    version = store.version()
+    assert store.recall("delivery-3:ack") is None
+    store.remember("delivery-3:ack", {"outcome": {"status": "acknowledged"}})
+    store.remember("delivery-3:ack", {"outcome": {"status": "refused"}})  # the first wins
+    assert store.recall("delivery-3:ack") == {"outcome": {"status": "acknowledged"}}
+    assert store.version() == version  # no process reloads its flags for this
+    with store.transaction() as tx:
+        assert tx.recall("delivery-3:ack") == {"outcome": {"status": "acknowledged"}}

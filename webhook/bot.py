@@ -23,7 +23,7 @@ from flags.store import Store
 from webhook import comments, deploy, merge_requests
 from webhook.access import AccessPolicy, level_name
 from webhook.events import Event
-from webhook.gitlab_api import GitLab, GitLabResolver
+from webhook.gitlab_api import GitLab
 from webhook.gitlab_repo import Repository
 from webhook.inbox import Delivery
 from webhook.outcomes import NO_LONGER_TICKED, StepOutcome
@@ -244,13 +244,10 @@ class Bot:
     # --- effects, each safe to repeat --------------------------------------------------
 
     def _recall(self, key: str) -> Any | None:
-        with self.store.transaction() as tx:
-            return tx.recall(key)
+        return self.store.recall(key)
 
     def _remember(self, key: str, outcome: StepOutcome) -> StepOutcome:
-        with self.store.transaction() as tx:
-            if tx.recall(key) is None:
-                tx.remember(key, outcome.to_json())
+        self.store.remember(key, outcome.to_json())
         return outcome
 
     def _comment_once(
@@ -301,7 +298,3 @@ def client_factory(url: str, token: str | None, **kwargs: Any) -> Callable[[str 
         return GitLab(url, token, event_uuid=event_uuid, **kwargs)
 
     return make
-
-
-def resolver_for(client: GitLab) -> GitLabResolver:
-    return GitLabResolver(client)

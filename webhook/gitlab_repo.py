@@ -11,7 +11,7 @@ from typing import Any
 
 import gitlab.exceptions
 
-from webhook.gitlab_api import GITLAB_ERRORS, GitLab, GitLabError, translate_error
+from webhook.gitlab_api import GITLAB_ERRORS, GitLab, translate_error
 
 MAX_FILE_BYTES = 1024 * 1024
 
@@ -184,11 +184,3 @@ class Repository:
                 },
             )
         )
-
-    def update_merge_request(self, iid: int, description: str) -> None:
-        self._call(
-            f"editing !{iid}", self.project.mergerequests.update, iid, {"description": description}
-        )
-
-
-__all__ = ["GitLabError", "MergeRequestView", "Repository"]

@@ -204,10 +204,6 @@ def _finish(engine: Engine, delivery_id: int, worker: str, **values: Any) -> boo
     return result.rowcount == 1
 
 
-def extend(engine: Engine, delivery_id: int, worker: str, *, lease: float) -> bool:
-    return _finish(engine, delivery_id, worker, locked_until=utcnow() + dt.timedelta(seconds=lease))
-
-
 def complete(engine: Engine, delivery_id: int, worker: str) -> bool:
     return _finish(
         engine, delivery_id, worker, status=DONE, finished_at=utcnow(), locked_until=None

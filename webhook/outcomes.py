@@ -10,7 +10,6 @@ Status = Literal["applied", "refused", "acknowledged", "unticked", "skipped"]
 # User-facing text, kept here so tests assert against the same words.
 NO_LONGER_TICKED = "the box was no longer ticked when the bot read the issue; nothing was done"
 UNTICK_NOTE = "no flag was changed"
-UNSUPPORTED = "the bot does not run `{command}` yet: run it in ChatOps and post the result here"
 RETRY_HINT = "fix the command in the issue if needed, then tick the box again"
 
 
