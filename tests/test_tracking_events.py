@@ -181,6 +181,67 @@ def test_nested_savepoints_roll_back_only_their_own_level(stack: Stack) -> None:
     assert sorted(standard_of(e)["extra"]["name"] for e in events) == ["middle", "outer"]
 
 
+def test_a_session_in_an_external_transaction_sends_once_that_commits(stack: Stack) -> None:
+    # The pattern of test suites and of applications that manage the
+    # connection themselves: the session's commit ends no database transaction.
+    with stack.engine.connect() as conn:
+        outer = conn.begin()
+        with stack.Session(bind=conn) as session:
+            session.add(new_stage(name="joined"))
+            session.commit()
+        stack.tracker.flush(0.2)
+        assert stack.collector.accepted() == []
+        outer.commit()
+
+    (event,) = stack.delivered(1)
+    assert standard_of(event)["extra"]["name"] == "joined"
+
+
+def test_a_session_in_an_external_transaction_rolled_back_sends_nothing(stack: Stack) -> None:
+    with stack.engine.connect() as conn:
+        outer = conn.begin()
+        with stack.Session(bind=conn) as session:
+            session.add(new_stage())
+            session.commit()
+        outer.rollback()
+    stack.only_marker_arrives()
+
+
+def test_a_connection_opened_before_install_still_carries_its_events(stack: Stack) -> None:
+    with stack.engine.connect() as conn:
+        tracker = stack.reinstall()
+        with stack.Session(bind=conn) as session:
+            session.add(new_stage(name="early connection"))
+            session.commit()
+    assert tracker.flush(10) == 0
+    (event,) = stack.delivered(1)
+    assert standard_of(event)["extra"]["name"] == "early connection"
+
+
+def test_the_events_reach_the_outbox_with_the_commit_in_one_insert(stack: Stack) -> None:
+    statements: list[str] = []
+
+    def record(conn: sa.Connection, cursor: object, statement: str, *_: object) -> None:
+        if "tracking_outbox" in statement:
+            statements.append(statement)
+
+    sa.event.listen(stack.engine, "before_cursor_execute", record)
+    try:
+        with stack.Session() as session:
+            first, second = new_stage(name="first"), new_stage(name="second")
+            session.add_all([first, second])
+            session.flush()
+            first.name = "first, renamed"
+            session.flush()
+            assert statements == []
+            session.commit()
+    finally:
+        sa.event.remove(stack.engine, "before_cursor_execute", record)
+    assert len(statements) == 1 and statements[0].startswith("INSERT INTO tracking_outbox")
+    events = stack.delivered(2)
+    assert sorted(standard_of(e)["extra"]["name"] for e in events) == ["first, renamed", "second"]
+
+
 def test_a_commit_failing_in_its_flush_sends_nothing(stack: Stack) -> None:
     with stack.Session() as session:
         session.add(new_stage(name="same", group_id=3))

@@ -13,10 +13,15 @@ open transaction and savepoint (a stack of frames), so
 - several flushes of one object in one transaction give one event: create
   then update is one create with the final values, create then destroy none.
 
-In durable mode each flush also writes its events to the outbox on the
-session's own connection, rewriting the row an earlier flush wrote for the
-same object, so the database keeps the outbox exactly as the frames say:
-a savepoint rollback undoes both.
+In durable mode the events reach the outbox at the last moment the database
+transaction is still open: a `commit` listener on the connection's engine
+inserts what the frames then hold, on the same connection, just before
+the DBAPI commit. The change and its events commit or roll back together,
+and the outbox sees one insert per transaction, never a row an earlier flush
+wrote and a later one rewrote or a savepoint rollback took back. When the
+session does not own its connection's transaction (it was bound to a
+connection inside an external transaction), its commit ends no database
+transaction: the events are written then, into that external transaction.
 
 Bulk `update()`, `delete()` and `insert()` statements do not go through the
 unit of work and send nothing; a warning says so once per table and kind.
@@ -25,13 +30,14 @@ unit of work and send nothing; a warning says so once per table and kind.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 from sqlalchemy.orm.attributes import instance_dict, instance_state
 from sqlalchemy.orm.state import InstanceState
@@ -54,12 +60,12 @@ class Entry:
     """The event an object owes at commit, as of its last flush."""
 
     op: Op | None  # None: created and destroyed in this transaction
-    payload: str | None = None  # memory mode: the event to queue at commit
-    row_id: int | None = None  # durable mode: its outbox row
+    payload: str | None = None  # None: nothing to send (no op, or the flag is off)
+    conn: Connection | None = None  # durable mode: where its outbox row goes
 
     @property
     def live(self) -> bool:
-        return self.payload is not None or self.row_id is not None
+        return self.payload is not None
 
 
 Frame = dict[InstanceState[Any], Entry]
@@ -86,6 +92,16 @@ class _Pending:
         self.stack: list[tuple[SessionTransaction, Frame]] = []
         # Between after_flush and after_flush_postexec: (object, op, values or None).
         self.flushed: list[tuple[Tracked, Op, dict[str, Any] | None]] = []
+        # Durable mode: the connections whose commit is to write this
+        # transaction's events, and those whose commit wrote them.
+        self.waiting_on: list[Connection] = []
+        self.stored: set[Connection] = set()
+
+    def merged(self) -> Frame:
+        merged: Frame = {}
+        for _, frame in self.stack:
+            merged.update(frame)
+        return merged
 
     def frame(self, boundary: SessionTransaction) -> Frame:
         if self.stack and self.stack[-1][0] is boundary:
@@ -122,9 +138,7 @@ class _Pending:
             self.stack[i - 1][1].update(self.stack[i][1])
             del self.stack[i:]
             return None
-        merged: Frame = {}
-        for _, frame in self.stack:
-            merged.update(frame)
+        merged = self.merged()
         self.stack = []
         return [entry for entry in merged.values() if entry.live]
 
@@ -134,6 +148,8 @@ class _Pending:
             del self.stack[i:]
         if transaction.parent is None:
             self.stack = []
+            self.stored = set()
+            self.waiting_on = []
         # A flush that failed half-way left no changes behind to report.
         self.flushed = []
 
@@ -166,6 +182,13 @@ class DatabaseEvents:
             ("after_transaction_end", self._after_transaction_end),
             ("do_orm_execute", self._do_orm_execute),
         ]
+        # Durable mode: the sessions with events for each connection's open
+        # transaction, and the engines whose commits this tracker listens to.
+        self._open: weakref.WeakKeyDictionary[Connection, list[_Pending]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._engines: list[Engine] = []
+        self._engines_lock = threading.Lock()
 
     def listen(self, target: Any) -> None:
         for name, listener in self._listeners:
@@ -175,6 +198,30 @@ class DatabaseEvents:
         for name, listener in self._listeners:
             if sa.event.contains(target, name, listener):
                 sa.event.remove(target, name, listener)
+        with self._engines_lock:
+            engines, self._engines = self._engines, []
+        for engine in engines:
+            for name, listener in self._engine_listeners():
+                if sa.event.contains(engine, name, listener):
+                    sa.event.remove(engine, name, listener)
+
+    def watch(self, engine: Engine) -> None:
+        """Write outbox rows at the commits of `engine`'s connections (durable mode).
+
+        Installed for the outbox's engine up front, and lazily for any other
+        engine a session writes tracked rows through: a connection looks up
+        its engine's listeners at each commit, so one added during a flush
+        still hears that transaction's commit.
+        """
+        with self._engines_lock:
+            if any(known is engine for known in self._engines):
+                return
+            for name, listener in self._engine_listeners():
+                sa.event.listen(engine, name, listener)
+            self._engines.append(engine)
+
+    def _engine_listeners(self) -> list[tuple[str, Callable[..., Any]]]:
+        return [("commit", self._before_database_commit), ("rollback", self._database_rollback)]
 
     def _pending(self, session: Session) -> _Pending:
         pending = session.info.get(self._key)
@@ -214,32 +261,31 @@ class DatabaseEvents:
         if not flushed:
             return
         frame = pending.frame(_boundary(session))
-        inserts: dict[Connection, list[tuple[InstanceState[Any], Op, str]]] = defaultdict(list)
+        conns: dict[Any, Connection] = {}
         for obj, op, values in flushed:
             state = instance_state(obj)
             previous = pending.lookup(state)
             new_op = coalesce(previous.op if previous else None, op)
             payload = None if new_op is None else self._event(obj, new_op, values)
-            if not self.durable:
-                frame[state] = Entry(new_op, payload=payload)
-                continue
-            conn = session.connection(bind_arguments={"mapper": state.mapper})
-            if previous is not None and previous.row_id is not None:
-                if payload is None:
-                    outbox.discard(conn, previous.row_id)
-                    frame[state] = Entry(new_op)
-                else:
-                    outbox.replace(conn, previous.row_id, payload)
-                    frame[state] = Entry(new_op, row_id=previous.row_id)
-            elif payload is not None:
-                assert new_op is not None
-                inserts[conn].append((state, new_op, payload))
-            else:
-                frame[state] = Entry(new_op)
-        for conn, rows in inserts.items():
-            ids = outbox.insert(conn, [payload for _, _, payload in rows])
-            for (state, op, _), row_id in zip(rows, ids, strict=True):
-                frame[state] = Entry(op, row_id=row_id)
+            conn = None
+            if self.durable and payload is not None:
+                mapper = state.mapper
+                conn = conns.get(mapper)
+                if conn is None:
+                    conn = conns[mapper] = session.connection(bind_arguments={"mapper": mapper})
+                    self._expect_commit(conn, pending)
+            frame[state] = Entry(new_op, payload=payload, conn=conn)
+
+    def _expect_commit(self, conn: Connection, pending: _Pending) -> None:
+        """Have the commit of `conn`'s transaction write `pending`'s events there."""
+        waiting = self._open.get(conn)
+        if waiting is None:
+            self.watch(conn.engine)
+            self._open[conn] = [pending]
+        elif not any(other is pending for other in waiting):
+            waiting.append(pending)
+        if not any(other is conn for other in pending.waiting_on):
+            pending.waiting_on.append(conn)
 
     def _event(self, obj: Tracked, op: Op, values: dict[str, Any] | None) -> str | None:
         """The event's payload, or None while the flag is off for the row's group.
@@ -278,16 +324,79 @@ class DatabaseEvents:
 
     # -- transaction ends -----------------------------------------------------------
 
+    def _before_database_commit(self, conn: Connection) -> None:
+        """Durable mode: the events go into the transaction that is about to commit.
+
+        An error here fails the commit, and the change rolls back with its events.
+        """
+        waiting = self._open.pop(conn, None)
+        if waiting is None:
+            return
+        payloads: list[str] = []
+        for pending in waiting:
+            for entry in pending.merged().values():
+                if entry.payload is not None and entry.conn is conn:
+                    payloads.append(entry.payload)
+            pending.stored.add(conn)
+        if payloads:
+            outbox.insert(conn, payloads)
+
+    def _database_rollback(self, conn: Connection) -> None:
+        self._open.pop(conn, None)
+
     def _after_commit(self, session: Session) -> None:
-        entries = self._pending(session).commit(_boundary(session))
-        if entries is not None:
-            self.committed(entries)
+        pending = self._pending(session)
+        entries = pending.commit(_boundary(session))
+        if entries is None:
+            return
+        stored, pending.stored, pending.waiting_on = pending.stored, set(), []
+        if self.durable:
+            entries = self._store_late(entries, stored)
+        self.committed(entries)
+
+    def _store_late(self, entries: list[Entry], stored: set[Connection]) -> list[Entry]:
+        """Write the events no database commit took: the session's connection was
+        inside an external transaction, which is still open; they join it.
+        """
+        late: dict[Connection, list[str]] = {}
+        for entry in entries:
+            if entry.conn is not None and entry.conn not in stored and entry.payload is not None:
+                late.setdefault(entry.conn, []).append(entry.payload)
+        if not late:
+            return entries
+        lost: set[Connection] = set()
+        for conn, payloads in late.items():
+            self._open.pop(conn, None)
+            if conn.in_transaction() and not conn.closed:
+                outbox.insert(conn, payloads)
+                continue
+            # Not expected: a transaction committed without our listener hearing it.
+            lost.add(conn)
+            log.error("%d database events lost: their transaction ended unseen", len(payloads))
+            self.counters.add("dropped", len(payloads))
+            self.counters.error(f"{len(payloads)} events lost: their transaction ended unseen")
+        return [entry for entry in entries if entry.conn not in lost]
 
     def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
         # Committed frames are gone already; what is left ended without a
         # commit: rolled back, or closed with the session.
         if transaction.nested or transaction.parent is None:
-            self._pending(session).drop(transaction)
+            pending = self._pending(session)
+            if transaction.parent is None:
+                self._forget(pending)
+            pending.drop(transaction)
+
+    def _forget(self, pending: _Pending) -> None:
+        """The transaction ended without a commit: its connections owe nothing for it."""
+        for conn in pending.waiting_on:
+            waiting = self._open.get(conn)
+            if waiting is None:
+                continue
+            remaining = [other for other in waiting if other is not pending]
+            if remaining:
+                self._open[conn] = remaining
+            else:
+                self._open.pop(conn, None)
 
     # -- bulk statements ----------------------------------------------------------
 

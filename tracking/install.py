@@ -251,4 +251,6 @@ def install(
         session_factory, events, source_, sender, counters, reporter, engines, owned_engine
     )
     events.listen(session_factory)
+    if durable and outbox_engine is not None:
+        events.watch(outbox_engine)
     return tracker
