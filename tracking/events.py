@@ -14,14 +14,14 @@ open transaction and savepoint (a stack of frames), so
   then update is one create with the final values, create then destroy none.
 
 In durable mode the events reach the outbox at the last moment the database
-transaction is still open: a `commit` listener on the connection's engine
-inserts what the frames then hold, on the same connection, just before
-the DBAPI commit. The change and its events commit or roll back together,
-and the outbox sees one insert per transaction, never a row an earlier flush
-wrote and a later one rewrote or a savepoint rollback took back. When the
-session does not own its connection's transaction (it was bound to a
-connection inside an external transaction), its commit ends no database
-transaction: the events are written then, into that external transaction.
+transaction is still open: the commit itself (`tracking.commit_hook` wraps
+the dialect's `do_commit`) inserts what the frames then hold, on the same
+connection. The change and its events commit or roll back together, and the
+outbox sees one insert per transaction, never a row an earlier flush wrote
+and a later one rewrote or a savepoint rollback took back. When the session
+does not own its connection's transaction (it was bound to a connection
+inside an external transaction), its commit ends no database transaction:
+the events are written then, into that external transaction.
 
 Bulk `update()`, `delete()` and `insert()` statements do not go through the
 unit of work and send nothing; a warning says so once per table and kind.
@@ -30,7 +30,6 @@ unit of work and send nothing; a warning says so once per table and kind.
 from __future__ import annotations
 
 import logging
-import threading
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,10 +42,10 @@ from sqlalchemy.orm.attributes import instance_dict, instance_state
 from sqlalchemy.orm.state import InstanceState
 
 from flags.engine import Flags
-from tracking import outbox
+from tracking import commit_hook, outbox
 from tracking.counters import Counters
 from tracking.model import DatabaseEventTracking
-from tracking.payload import Op, PayloadBuilder, jsonable
+from tracking.payload import AS_IS, Op, PayloadBuilder, jsonable
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +181,11 @@ class DatabaseEvents:
             ("after_transaction_end", self._after_transaction_end),
             ("do_orm_execute", self._do_orm_execute),
         ]
-        # Durable mode: the sessions with events for each connection's open
-        # transaction, and the engines whose commits this tracker listens to.
-        self._open: weakref.WeakKeyDictionary[Connection, list[_Pending]] = (
+        # Durable mode: per DBAPI connection (SQLAlchemy's pool proxy, as
+        # do_commit receives it), the sessions whose events its commit writes.
+        self._open: weakref.WeakKeyDictionary[Any, list[tuple[Connection, _Pending]]] = (
             weakref.WeakKeyDictionary()
         )
-        self._engines: list[Engine] = []
-        self._engines_lock = threading.Lock()
 
     def listen(self, target: Any) -> None:
         for name, listener in self._listeners:
@@ -198,30 +195,11 @@ class DatabaseEvents:
         for name, listener in self._listeners:
             if sa.event.contains(target, name, listener):
                 sa.event.remove(target, name, listener)
-        with self._engines_lock:
-            engines, self._engines = self._engines, []
-        for engine in engines:
-            for name, listener in self._engine_listeners():
-                if sa.event.contains(engine, name, listener):
-                    sa.event.remove(engine, name, listener)
+        commit_hook.detach(self)
 
     def watch(self, engine: Engine) -> None:
-        """Write outbox rows at the commits of `engine`'s connections (durable mode).
-
-        Installed for the outbox's engine up front, and lazily for any other
-        engine a session writes tracked rows through: a connection looks up
-        its engine's listeners at each commit, so one added during a flush
-        still hears that transaction's commit.
-        """
-        with self._engines_lock:
-            if any(known is engine for known in self._engines):
-                return
-            for name, listener in self._engine_listeners():
-                sa.event.listen(engine, name, listener)
-            self._engines.append(engine)
-
-    def _engine_listeners(self) -> list[tuple[str, Callable[..., Any]]]:
-        return [("commit", self._before_database_commit), ("rollback", self._database_rollback)]
+        """Have the commits of `engine`'s connections write outbox rows (durable mode)."""
+        commit_hook.attach(engine.dialect, self)
 
     def _pending(self, session: Session) -> _Pending:
         pending = session.info.get(self._key)
@@ -278,12 +256,15 @@ class DatabaseEvents:
 
     def _expect_commit(self, conn: Connection, pending: _Pending) -> None:
         """Have the commit of `conn`'s transaction write `pending`'s events there."""
-        waiting = self._open.get(conn)
+        key = conn.connection
+        waiting = self._open.get(key)
         if waiting is None:
-            self.watch(conn.engine)
-            self._open[conn] = [pending]
-        elif not any(other is pending for other in waiting):
-            waiting.append(pending)
+            # Looked up by the connection at each commit: attached during a
+            # flush, it still serves this transaction.
+            commit_hook.attach(conn.dialect, self)
+            self._open[key] = [(conn, pending)]
+        elif not any(other is pending for _, other in waiting):
+            waiting.append((conn, pending))
         if not any(other is conn for other in pending.waiting_on):
             pending.waiting_on.append(conn)
 
@@ -324,25 +305,18 @@ class DatabaseEvents:
 
     # -- transaction ends -----------------------------------------------------------
 
-    def _before_database_commit(self, conn: Connection) -> None:
-        """Durable mode: the events go into the transaction that is about to commit.
-
-        An error here fails the commit, and the change rolls back with its events.
-        """
-        waiting = self._open.pop(conn, None)
+    def take(self, dbapi_connection: Any) -> list[str]:
+        """The events the transaction `dbapi_connection` commits now owes (commit_hook)."""
+        waiting = self._open.pop(dbapi_connection, None)
         if waiting is None:
-            return
+            return []
         payloads: list[str] = []
-        for pending in waiting:
+        for conn, pending in waiting:
             for entry in pending.merged().values():
                 if entry.payload is not None and entry.conn is conn:
                     payloads.append(entry.payload)
             pending.stored.add(conn)
-        if payloads:
-            outbox.insert(conn, payloads)
-
-    def _database_rollback(self, conn: Connection) -> None:
-        self._open.pop(conn, None)
+        return payloads
 
     def _after_commit(self, session: Session) -> None:
         pending = self._pending(session)
@@ -351,10 +325,12 @@ class DatabaseEvents:
             return
         stored, pending.stored, pending.waiting_on = pending.stored, set(), []
         if self.durable:
-            entries = self._store_late(entries, stored)
+            entries = self._store_late(entries, stored, pending)
         self.committed(entries)
 
-    def _store_late(self, entries: list[Entry], stored: set[Connection]) -> list[Entry]:
+    def _store_late(
+        self, entries: list[Entry], stored: set[Connection], pending: _Pending
+    ) -> list[Entry]:
         """Write the events no database commit took: the session's connection was
         inside an external transaction, which is still open; they join it.
         """
@@ -366,8 +342,8 @@ class DatabaseEvents:
             return entries
         lost: set[Connection] = set()
         for conn, payloads in late.items():
-            self._open.pop(conn, None)
-            if conn.in_transaction() and not conn.closed:
+            self._unregister(conn, pending)
+            if not conn.closed and conn.in_transaction():
                 outbox.insert(conn, payloads)
                 continue
             # Not expected: a transaction committed without our listener hearing it.
@@ -389,14 +365,21 @@ class DatabaseEvents:
     def _forget(self, pending: _Pending) -> None:
         """The transaction ended without a commit: its connections owe nothing for it."""
         for conn in pending.waiting_on:
-            waiting = self._open.get(conn)
-            if waiting is None:
-                continue
-            remaining = [other for other in waiting if other is not pending]
-            if remaining:
-                self._open[conn] = remaining
-            else:
-                self._open.pop(conn, None)
+            self._unregister(conn, pending)
+
+    def _unregister(self, conn: Connection, pending: _Pending) -> None:
+        """Forget that `pending` waits on `conn`'s commit."""
+        if conn.closed:
+            return  # its pool proxy is gone: so is the weak entry
+        key = conn.connection
+        waiting = self._open.get(key)
+        if waiting is None:
+            return
+        remaining = [(c, p) for c, p in waiting if p is not pending]
+        if remaining:
+            self._open[key] = remaining
+        else:
+            self._open.pop(key, None)
 
     # -- bulk statements ----------------------------------------------------------
 
@@ -418,12 +401,14 @@ class DatabaseEvents:
 
 
 def _snapshot(obj: Tracked) -> dict[str, Any]:
-    # Straight from the instance dict where loaded: this runs in every flush.
+    # Straight from the instance dict where loaded, and plain values without
+    # a call: this runs for every tracked row in every flush.
     loaded = instance_dict(obj)
-    return {
-        key: jsonable(loaded[key] if key in loaded else getattr(obj, key))
-        for key in obj.SNOWPLOW_ATTRIBUTES
-    }
+    values: dict[str, Any] = {}
+    for key in obj.SNOWPLOW_ATTRIBUTES:
+        value = loaded[key] if key in loaded else getattr(obj, key)
+        values[key] = value if type(value) in AS_IS else jsonable(value)
+    return values
 
 
 def live_payloads(entries: Iterable[Entry]) -> list[str]:

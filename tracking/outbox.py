@@ -48,52 +48,88 @@ def utcnow() -> dt.datetime:
 
 # -- write side: inside the application's transaction --------------------------
 
-# The writers' hot path runs this once per committing transaction: plain
-# driver SQL through SQLAlchemy, with no statement to compile and no RETURNING
-# to wait for; about half the cost of the Core insert it replaced.
+# The outbox insert, once per dialect: the driver's placeholders, and what
+# its DBAPI takes for `created_at` (SQLite: a string).
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 _INSERT = sa.insert(outbox)
+_Prepared = tuple[str | None, Callable[[dt.datetime], Any]]
+_prepared: dict[tuple[type[sa.Dialect], str | None], _Prepared] = {}
 
 
-def _insert_sql(dialect: sa.Dialect) -> str | None:
-    placeholder = _PLACEHOLDER.get(dialect.paramstyle or "")
-    if placeholder is None:
-        return None
-    return f"INSERT INTO {outbox.name} (payload, created_at) VALUES ({placeholder}, {placeholder})"
-
-
-def _timestamp(dialect: sa.Dialect) -> Callable[[dt.datetime], Any]:
-    """What the dialect's DBAPI takes for `created_at` (SQLite: a string)."""
-    column_type = outbox.c.created_at.type
-    processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-    return processor if processor is not None else _same
+def _prepare(dialect: sa.Dialect) -> _Prepared:
+    key = (type(dialect), dialect.paramstyle)
+    prepared = _prepared.get(key)
+    if prepared is None:
+        placeholder = _PLACEHOLDER.get(dialect.paramstyle or "")
+        sql = None
+        if placeholder is not None:
+            sql = (
+                f"INSERT INTO {outbox.name} (payload, created_at)"
+                f" VALUES ({placeholder}, {placeholder})"
+            )
+        column_type = outbox.c.created_at.type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        prepared = _prepared[key] = (sql, processor if processor is not None else _same)
+    return prepared
 
 
 def _same(value: dt.datetime) -> Any:
     return value
 
 
-_Prepared = tuple[str | None, Callable[[dt.datetime], Any]]
-_prepared: dict[tuple[type[sa.Dialect], str | None], _Prepared] = {}
-
-
 def insert(conn: Connection, payloads: Sequence[str]) -> None:
     """Add events in the connection's open transaction."""
-    dialect = conn.dialect
-    key = (type(dialect), dialect.paramstyle)
-    prepared = _prepared.get(key)
-    if prepared is None:
-        prepared = _prepared[key] = (_insert_sql(dialect), _timestamp(dialect))
-    sql, timestamp = prepared
+    sql, timestamp = _prepare(conn.dialect)
     now = utcnow()
     if sql is None:
         conn.execute(_INSERT, [{"payload": payload, "created_at": now} for payload in payloads])
         return
     stamp = timestamp(now)
-    if len(payloads) == 1:
-        conn.exec_driver_sql(sql, (payloads[0], stamp))
-    else:
-        conn.exec_driver_sql(sql, [(payload, stamp) for payload in payloads])
+    conn.exec_driver_sql(sql, [(payload, stamp) for payload in payloads])
+
+
+def write_at_commit(dialect: sa.Dialect, dbapi_connection: Any, payloads: Sequence[str]) -> None:
+    """Add events to the transaction `dbapi_connection` is about to commit.
+
+    Called from the dialect's `do_commit` (`tracking.commit_hook`), on the
+    DBAPI connection as SQLAlchemy hands it there. On psycopg, inside a
+    transaction, the insert and the COMMIT go to the server as one query: the
+    events cost the application no round trip of their own, and the original
+    `do_commit` that follows finds the transaction committed. Elsewhere a
+    plain insert runs on the connection's cursor, and the commit follows.
+    """
+    sql, timestamp = _prepare(dialect)
+    if sql is None:
+        raise RuntimeError(f"no outbox insert for paramstyle {dialect.paramstyle!r}")
+    stamp = timestamp(utcnow())
+    if dialect.driver == "psycopg" and _psycopg_in_transaction(dbapi_connection):
+        import psycopg
+
+        values = ", ".join(["(%s, %s)"] * len(payloads))
+        params = [value for payload in payloads for value in (payload, stamp)]
+        # Client-side binding: psycopg quotes every value itself, and only the
+        # simple query protocol takes two statements in one query.
+        cursor = psycopg.ClientCursor(dbapi_connection.driver_connection)
+        try:
+            cursor.execute(
+                f"INSERT INTO {outbox.name} (payload, created_at) VALUES {values}; COMMIT",
+                params,
+            )
+        finally:
+            cursor.close()
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.executemany(sql, [(payload, stamp) for payload in payloads])
+    finally:
+        cursor.close()
+
+
+def _psycopg_in_transaction(dbapi_connection: Any) -> bool:
+    from psycopg.pq import TransactionStatus
+
+    status = dbapi_connection.driver_connection.info.transaction_status
+    return bool(status == TransactionStatus.INTRANS)
 
 
 # -- send side: the sender's own transactions -----------------------------------

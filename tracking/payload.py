@@ -24,12 +24,13 @@ DEFAULT_SOURCE = "rollout-bot"
 MAX_SCHEMA_ID = 2_147_483_647
 
 
-_AS_IS = frozenset({int, str, bool, float, type(None)})
+# Types `extra` carries as they are.
+AS_IS = frozenset({int, str, bool, float, type(None)})
 
 
 def jsonable(value: Any) -> Any:
     """A column value as it goes into `extra`: datetimes as ISO 8601 in UTC."""
-    if type(value) in _AS_IS:
+    if type(value) in AS_IS:
         return value
     if isinstance(value, dt.datetime):
         # SQLite hands back naive datetimes; everything stored is UTC.
@@ -113,4 +114,8 @@ class PayloadBuilder:
         )
         pairs = self._tracker.complete_payload(event).nv_pairs
         # Emitter.input stringifies every value before a POST; so do we.
-        return json.dumps({key: str(value) for key, value in pairs.items()})
+        # `cx` is URL-safe base64, which JSON never escapes: spliced in as it
+        # is, it spares the encoder a scan of most of the payload's characters.
+        contexts = pairs.pop("cx", None)
+        text = json.dumps({key: str(value) for key, value in pairs.items()})
+        return text if contexts is None else f'{text[:-1]}, "cx": "{contexts}"}}'

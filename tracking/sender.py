@@ -138,7 +138,10 @@ class Sender:
             self._thread.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        # Every commit calls this: skip the event's lock while it is set
+        # already (the thread clears it before it looks for work).
+        if not self._wake.is_set():
+            self._wake.set()
 
     def hurry(self) -> None:
         """Send what is waiting now, without lingering, until caught up."""
