@@ -184,6 +184,7 @@ def writes(engine: sa.Engine, flags: Flags, collector: Collector) -> dict[str, A
         "anchor_vs_untracked": paired("anchor"),
         "flag_off_vs_untracked": paired("flag_off"),
         "tracked_vs_untracked_of_medians": round(medians["tracked"] / medians["untracked"], 3),
+        "rounds": {name: [round(value) for value in values] for name, values in rates.items()},
         "tracked_events": ROUNDS * WRITES_PER_ROUND,
         "tracked_events_arrived": arrived,
         "tracked_events_left": left,

@@ -284,6 +284,27 @@ def test_a_commit_the_database_refuses_sends_nothing(stack: Stack) -> None:
     stack.only_marker_arrives()
 
 
+def test_an_outbox_that_refuses_the_events_fails_the_commit_and_keeps_nothing(
+    stack: Stack,
+) -> None:
+    stack.tracker.flush(5)
+    with stack.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE tracking_outbox RENAME TO tracking_outbox_away")
+    try:
+        with stack.Session() as session:
+            session.add(new_stage(name="never kept"))
+            with pytest.raises(sa.exc.DBAPIError, match="tracking_outbox"):
+                session.commit()
+            session.rollback()
+    finally:
+        with stack.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE tracking_outbox_away RENAME TO tracking_outbox")
+    with stack.engine.connect() as conn:
+        kept = conn.scalar(sa.select(sa.func.count()).where(GroupStage.name == "never kept"))
+    assert kept == 0
+    stack.only_marker_arrives()
+
+
 def test_an_assignment_that_changes_nothing_sends_nothing(stack: Stack) -> None:
     (stage,) = stack.commit(new_stage(name="same"))
     stack.delivered(1)

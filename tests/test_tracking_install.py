@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from flags.state import FlagState
 from tests.snowplow_collector import IGLU, Collector
 from tests.snowplow_collector.stack import APP_ID, FAST, contexts_of, standard_of
 from tracking import FLAG, DatabaseEventTracking, create_tables, install
-from tracking.payload import PayloadBuilder, jsonable
+from tracking.payload import Op, PayloadBuilder, jsonable
 from tracking.schema import metadata
 
 
@@ -173,6 +173,41 @@ def test_the_payload_alone_matches_the_iglu_schemas() -> None:
     assert list(standard.iter_errors(context["data"])) == []
     assert context["data"]["namespace_id"] is None  # beyond the schema's 32-bit ids
     assert context["data"]["extra"]["name"] == "é"
+
+
+@pytest.mark.parametrize("op", ["create", "update", "destroy"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"id": 1, "name": "plain", "hidden": False, "relative_position": None},
+        {"id": 2, "name": 'quotes " and \\ backslashes, é and 😀', "custom": True},
+        {},
+    ],
+)
+def test_every_payload_is_the_one_snowplow_trackers_complete_payload_builds(
+    op: Op, extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snowplow_tracker.tracker import Tracker
+
+    event_id, timestamp = "0b6a0e3e-7f3c-4f63-9d55-3a2d4f2c1a10", 1_795_000_000_123
+    monkeypatch.setattr(Tracker, "get_uuid", staticmethod(lambda: event_id))
+    monkeypatch.setattr(Tracker, "get_timestamp", staticmethod(lambda tstamp=None: timestamp))
+    builder = PayloadBuilder(app_id="app", environment="staging", source="host")
+
+    ours = json.loads(
+        builder.build(
+            category="GroupStage", op=op, label="group_stages", extra=extra, namespace_id=9
+        )
+    )
+
+    # The reference: snowplow-tracker's own complete_payload, on the same context.
+    (sent_context,) = contexts_of(ours)
+    context = builder.context(extra=extra, namespace_id=9)
+    context.data["context_generated_at"] = sent_context["data"]["context_generated_at"]
+    event = builder.event(category="GroupStage", op=op, label="group_stages", contexts=[context])
+    reference = builder._tracker.complete_payload(event).nv_pairs
+    assert ours == {key: str(value) for key, value in reference.items()}
+    assert sent_context["data"]["extra"] == extra
 
 
 def test_datetimes_become_iso_8601_in_utc() -> None:

@@ -98,26 +98,13 @@ def write_at_commit(dialect: sa.Dialect, dbapi_connection: Any, payloads: Sequen
     `do_commit` that follows finds the transaction committed. Elsewhere a
     plain insert runs on the connection's cursor, and the commit follows.
     """
+    now = utcnow()
+    if dialect.driver == "psycopg" and _psycopg_insert_and_commit(dbapi_connection, payloads, now):
+        return
     sql, timestamp = _prepare(dialect)
     if sql is None:
         raise RuntimeError(f"no outbox insert for paramstyle {dialect.paramstyle!r}")
-    stamp = timestamp(utcnow())
-    if dialect.driver == "psycopg" and _psycopg_in_transaction(dbapi_connection):
-        import psycopg
-
-        values = ", ".join(["(%s, %s)"] * len(payloads))
-        params = [value for payload in payloads for value in (payload, stamp)]
-        # Client-side binding: psycopg quotes every value itself, and only the
-        # simple query protocol takes two statements in one query.
-        cursor = psycopg.ClientCursor(dbapi_connection.driver_connection)
-        try:
-            cursor.execute(
-                f"INSERT INTO {outbox.name} (payload, created_at) VALUES {values}; COMMIT",
-                params,
-            )
-        finally:
-            cursor.close()
-        return
+    stamp = timestamp(now)
     cursor = dbapi_connection.cursor()
     try:
         cursor.executemany(sql, [(payload, stamp) for payload in payloads])
@@ -125,11 +112,34 @@ def write_at_commit(dialect: sa.Dialect, dbapi_connection: Any, payloads: Sequen
         cursor.close()
 
 
-def _psycopg_in_transaction(dbapi_connection: Any) -> bool:
-    from psycopg.pq import TransactionStatus
+def _psycopg_insert_and_commit(
+    dbapi_connection: Any, payloads: Sequence[str], now: dt.datetime
+) -> bool:
+    """Insert and COMMIT in one simple query through libpq; False outside a transaction.
 
-    status = dbapi_connection.driver_connection.info.transaction_status
-    return bool(status == TransactionStatus.INTRANS)
+    Straight to libpq (psycopg.pq, the documented low-level layer): values
+    quoted by PQescapeLiteral, one PQexec. psycopg's own cursors would add
+    about as much Python per commit as the round trip this saves.
+    """
+    from psycopg import DatabaseError, pq
+
+    driver = dbapi_connection.driver_connection
+    pgconn = driver.pgconn
+    if pgconn.transaction_status != pq.TransactionStatus.INTRANS:
+        return False
+    encoding = driver.info.encoding
+    literal = pq.Escaping(pgconn).escape_literal
+    created_at = literal(now.isoformat().encode())
+    rows = b", ".join(
+        b"(" + literal(payload.encode(encoding)) + b", " + created_at + b")" for payload in payloads
+    )
+    query = b"INSERT INTO " + outbox.name.encode() + b" (payload, created_at) VALUES "
+    with driver.lock:
+        result = pgconn.exec_(query + rows + b"; COMMIT")
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        message = (result.error_message or b"").decode(encoding, "replace").strip()
+        raise DatabaseError(f"writing tracking events at commit failed: {message}")
+    return True
 
 
 # -- send side: the sender's own transactions -----------------------------------

@@ -58,16 +58,35 @@ class _NoEmitter:
 
 
 class PayloadBuilder:
+    """Database events as snowplow-tracker builds them, without rebuilding what never changes.
+
+    Of a structured event's fields, only three differ from one event of an
+    action to the next: the event id, the device timestamp and the contexts.
+    snowplow-tracker's `Tracker.complete_payload` builds the others (event
+    type, category, action, label, property, platform, tracker version,
+    namespace, app id) once per action; each event then gets its id from
+    `Tracker.get_uuid`, its timestamp from `Tracker.get_timestamp` and its
+    contexts encoded by the tracker's `Payload.add_json`, as `complete_payload`
+    would. The writer's commit pays for that part only: in a flush, the whole
+    build cost about as much as the outbox insert (bench/tracking_overhead.py).
+    `tests/test_tracking_install.py` holds every payload equal to the one
+    `complete_payload` builds from the same id, timestamp and context.
+    """
+
     def __init__(self, *, app_id: str, environment: str, source: str = DEFAULT_SOURCE) -> None:
         # Imported here, not at module level: snowplow_tracker.emitters calls
         # logging.basicConfig() on import, which is not ours to do to a host
         # application that merely imports `tracking`.
+        from snowplow_tracker.constants import CONTEXT_SCHEMA
         from snowplow_tracker.events.structured_event import StructuredEvent
+        from snowplow_tracker.payload import Payload
         from snowplow_tracker.self_describing_json import SelfDescribingJson
         from snowplow_tracker.subject import Subject
         from snowplow_tracker.tracker import Tracker
 
         self._context = SelfDescribingJson
+        self._contexts_schema = CONTEXT_SCHEMA
+        self._payload = Payload
         self._event = StructuredEvent
         self._tracker = Tracker(
             TRACKER_NAMESPACE,
@@ -77,22 +96,15 @@ class PayloadBuilder:
             encode_base64=True,
             json_encoder=str,
         )
+        self._fixed: dict[tuple[str, str, str], str] = {}
         self.environment = environment
         self.source = source
 
-    def build(
-        self,
-        *,
-        category: str,
-        op: Op,
-        label: str,
-        extra: Mapping[str, Any],
-        namespace_id: int | None,
-    ) -> str:
-        """The payload's JSON text: string values, as the POST protocol carries them."""
+    def context(self, *, extra: Mapping[str, Any], namespace_id: int | None) -> Any:
+        """The event's `gitlab_standard` context (a snowplow-tracker SelfDescribingJson)."""
         if namespace_id is not None and not 0 <= namespace_id <= MAX_SCHEMA_ID:
             namespace_id = None
-        context = self._context(
+        return self._context(
             GITLAB_STANDARD_SCHEMA,
             {
                 "environment": self.environment,
@@ -105,17 +117,45 @@ class PayloadBuilder:
                 "extra": dict(extra),
             },
         )
-        event = self._event(
+
+    def event(self, *, category: str, op: Op, label: str, contexts: list[Any]) -> Any:
+        """The snowplow-tracker event `build` stands for."""
+        return self._event(
             category=category,
             action=f"database_event_{op}",
             label=label,
             property_=op,
-            context=[context],
+            context=contexts,
         )
+
+    def build(
+        self,
+        *,
+        category: str,
+        op: Op,
+        label: str,
+        extra: Mapping[str, Any],
+        namespace_id: int | None,
+    ) -> str:
+        """The payload's JSON text: string values, as the POST protocol carries them."""
+        fixed = self._fixed.get((category, op, label))
+        if fixed is None:
+            fixed = self._fixed[(category, op, label)] = self._fixed_fields(category, op, label)
+        envelope = self._context(
+            self._contexts_schema,
+            [self.context(extra=extra, namespace_id=namespace_id).to_json()],
+        ).to_json()
+        contexts = self._payload()
+        contexts.add_json(envelope, True, "cx", "co", str)
+        eid = self._tracker.get_uuid()
+        dtm = self._tracker.get_timestamp()
+        # A UUID, digits and URL-safe base64: nothing JSON would escape.
+        return f'{fixed}, "eid": "{eid}", "dtm": "{dtm}", "cx": "{contexts.nv_pairs["cx"]}"}}'
+
+    def _fixed_fields(self, category: str, op: Op, label: str) -> str:
+        """The fields every event of this action shares, as an open JSON object."""
+        event = self.event(category=category, op=op, label=label, contexts=[])
         pairs = self._tracker.complete_payload(event).nv_pairs
+        del pairs["eid"], pairs["dtm"]
         # Emitter.input stringifies every value before a POST; so do we.
-        # `cx` is URL-safe base64, which JSON never escapes: spliced in as it
-        # is, it spares the encoder a scan of most of the payload's characters.
-        contexts = pairs.pop("cx", None)
-        text = json.dumps({key: str(value) for key, value in pairs.items()})
-        return text if contexts is None else f'{text[:-1]}, "cx": "{contexts}"}}'
+        return json.dumps({key: str(value) for key, value in pairs.items()})[:-1]
