@@ -115,6 +115,14 @@ def test_install_refuses_a_database_without_the_outbox(tmp_path: Path) -> None:
             install(sessionmaker(engine), collector="http://127.0.0.1:9", app_id="a", flags=flags)
         with pytest.raises(TypeError, match="flags="):
             install(sessionmaker(engine), collector="http://127.0.0.1:9", app_id="a")
+        create_tables(engine)
+        with pytest.raises(TypeError, match="two-phase"):
+            install(
+                sessionmaker(engine, twophase=True),
+                collector="http://127.0.0.1:9",
+                app_id="a",
+                flags=flags,
+            )
     finally:
         engine.dispose()
 

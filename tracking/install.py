@@ -221,6 +221,10 @@ def install(
     if durable:
         if outbox_engine is None:
             raise TypeError("install() needs engine= when the session factory has no bind")
+        if getattr(session_factory, "kw", {}).get("twophase"):
+            # A two-phase commit never reaches the dialect's do_commit, where
+            # the events are written.
+            raise TypeError("durable tracking does not support two-phase sessions")
         if not sa.inspect(outbox_engine).has_table(outbox_table.name):
             raise RuntimeError(
                 f"{outbox_table.name} is missing: run `rollout-bot db upgrade` "
