@@ -53,9 +53,13 @@ _hooks: dict[int, _Hook] = {}
 
 def attach(dialect: sa.Dialect, writer: Writer) -> None:
     """Have `dialect`'s commits write `writer`'s events (idempotent)."""
+    hook = _hooks.get(id(dialect))
+    if hook is not None and hook.dialect is dialect and any(w is writer for w in hook.writers):
+        return  # the common case, from every flush: no lock (writers is copied on write)
     with _lock:
         hook = _hooks.get(id(dialect))
         if hook is None or hook.dialect is not dialect:
+            outbox.driver_insert(dialect)  # compiled now: a dialect it fails on fails here
             hook = _hooks[id(dialect)] = _Hook(dialect)
             # An instance attribute: this engine's dialect only, undone by detach.
             dialect.do_commit = hook.do_commit  # type: ignore[method-assign]

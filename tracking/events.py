@@ -186,8 +186,6 @@ class DatabaseEvents:
         self._open: weakref.WeakKeyDictionary[Any, list[tuple[Connection, _Pending]]] = (
             weakref.WeakKeyDictionary()
         )
-        # The dialects whose commits call `take` (held: their ids stay theirs).
-        self._dialects: dict[int, sa.Dialect] = {}
 
     def listen(self, target: Any) -> None:
         for name, listener in self._listeners:
@@ -198,12 +196,10 @@ class DatabaseEvents:
             if sa.event.contains(target, name, listener):
                 sa.event.remove(target, name, listener)
         commit_hook.detach(self)
-        self._dialects.clear()
 
     def watch(self, engine: Engine) -> None:
         """Have the commits of `engine`'s connections write outbox rows (durable mode)."""
         commit_hook.attach(engine.dialect, self)
-        self._dialects[id(engine.dialect)] = engine.dialect
 
     def _pending(self, session: Session) -> _Pending:
         pending = session.info.get(self._key)
@@ -263,12 +259,9 @@ class DatabaseEvents:
         key = conn.connection
         waiting = self._open.get(key)
         if waiting is None:
-            dialect = conn.dialect
-            if id(dialect) not in self._dialects:
-                # Looked up by the connection at each commit: attached during
-                # a flush, it still serves this transaction.
-                commit_hook.attach(dialect, self)
-                self._dialects[id(dialect)] = dialect
+            # Looked up by the connection at each commit: attached during a
+            # flush, it still serves this transaction.
+            commit_hook.attach(conn.dialect, self)
             self._open[key] = [(conn, pending)]
         elif not any(other is pending for _, other in waiting):
             waiting.append((conn, pending))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -48,44 +49,57 @@ def utcnow() -> dt.datetime:
 
 # -- write side: inside the application's transaction --------------------------
 
-# The outbox insert, once per dialect: the driver's placeholders, and what
-# its DBAPI takes for `created_at` (SQLite: a string).
-_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 _INSERT = sa.insert(outbox)
-_Prepared = tuple[str | None, Callable[[dt.datetime], Any]]
-_prepared: dict[tuple[type[sa.Dialect], str | None], _Prepared] = {}
 
 
-def _prepare(dialect: sa.Dialect) -> _Prepared:
-    key = (type(dialect), dialect.paramstyle)
-    prepared = _prepared.get(key)
-    if prepared is None:
-        placeholder = _PLACEHOLDER.get(dialect.paramstyle or "")
-        sql = None
-        if placeholder is not None:
-            sql = (
-                f"INSERT INTO {outbox.name} (payload, created_at)"
-                f" VALUES ({placeholder}, {placeholder})"
-            )
-        column_type = outbox.c.created_at.type
-        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        prepared = _prepared[key] = (sql, processor if processor is not None else _same)
+def insert(conn: Connection, payloads: Sequence[str]) -> None:
+    """Add events in the connection's open transaction."""
+    now = utcnow()
+    conn.execute(_INSERT, [{"payload": payload, "created_at": now} for payload in payloads])
+
+
+@dataclass(frozen=True)
+class _DriverInsert:
+    """The outbox insert as one dialect's DBAPI takes it, compiled by SQLAlchemy."""
+
+    sql: str
+    positions: tuple[str, ...] | None  # parameter order; None: named parameters
+    timestamp: Callable[[dt.datetime], Any]  # `created_at` as the DBAPI takes it
+
+    def rows(self, payloads: Sequence[str], now: dt.datetime) -> list[Any]:
+        stamp = self.timestamp(now)
+        values = [{"payload": payload, "created_at": stamp} for payload in payloads]
+        if self.positions is None:
+            return values
+        return [tuple(row[name] for name in self.positions) for row in values]
+
+
+_driver_inserts: dict[int, tuple[sa.Dialect, _DriverInsert]] = {}
+
+
+def driver_insert(dialect: sa.Dialect) -> _DriverInsert:
+    """The insert `write_at_commit` runs on `dialect`'s raw cursor (made once per dialect)."""
+    known = _driver_inserts.get(id(dialect))
+    if known is not None and known[0] is dialect:
+        return known[1]
+    compiled = (
+        sa.insert(outbox)
+        .values(payload=sa.bindparam("payload"), created_at=sa.bindparam("created_at"))
+        .inline()  # no RETURNING: nobody reads the new ids
+        .compile(dialect=dialect)
+    )
+    processor = outbox.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    prepared = _DriverInsert(
+        sql=compiled.string,
+        positions=tuple(compiled.positiontup or ()) if compiled.positional else None,
+        timestamp=processor if processor is not None else _same,
+    )
+    _driver_inserts[id(dialect)] = (dialect, prepared)
     return prepared
 
 
 def _same(value: dt.datetime) -> Any:
     return value
-
-
-def insert(conn: Connection, payloads: Sequence[str]) -> None:
-    """Add events in the connection's open transaction."""
-    sql, timestamp = _prepare(conn.dialect)
-    now = utcnow()
-    if sql is None:
-        conn.execute(_INSERT, [{"payload": payload, "created_at": now} for payload in payloads])
-        return
-    stamp = timestamp(now)
-    conn.exec_driver_sql(sql, [(payload, stamp) for payload in payloads])
 
 
 def write_at_commit(dialect: sa.Dialect, dbapi_connection: Any, payloads: Sequence[str]) -> None:
@@ -101,13 +115,10 @@ def write_at_commit(dialect: sa.Dialect, dbapi_connection: Any, payloads: Sequen
     now = utcnow()
     if dialect.driver == "psycopg" and _psycopg_insert_and_commit(dbapi_connection, payloads, now):
         return
-    sql, timestamp = _prepare(dialect)
-    if sql is None:
-        raise RuntimeError(f"no outbox insert for paramstyle {dialect.paramstyle!r}")
-    stamp = timestamp(now)
+    prepared = driver_insert(dialect)
     cursor = dbapi_connection.cursor()
     try:
-        cursor.executemany(sql, [(payload, stamp) for payload in payloads])
+        cursor.executemany(prepared.sql, prepared.rows(payloads, now))
     finally:
         cursor.close()
 
