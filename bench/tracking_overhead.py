@@ -56,11 +56,12 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from flags.database import make_engine
 from flags.definitions import configured_roots, load
 from flags.engine import Flags
 from flags.sql_store import SqlStore
 from flags.state import FlagState
-from rollout_bot.database import make_engine, upgrade
+from rollout_bot.database import upgrade
 from tracking import FLAG, GroupStage, SenderSettings, install, outbox
 from tracking.payload import PayloadBuilder
 

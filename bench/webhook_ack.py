@@ -67,6 +67,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flags.database import make_engine
+
 REPO = Path(__file__).resolve().parent.parent
 HELPERS = Path(__file__).resolve().parent / "webhook_ack"
 LUA_SCRIPT = HELPERS / "post.lua"
@@ -246,13 +248,13 @@ def prepare_ours(directory: Path) -> Path:
     """A migrated database whose rollout_issues holds the benched issue."""
     import sqlalchemy as sa
 
+    from gitlab_ops.schema import rollout_issues
     from rollout_bot import database
-    from webhook.schema import rollout_issues
 
     path = directory / "ours-template.sqlite3"
     url = f"sqlite:///{path}"
     database.upgrade(url)
-    engine = database.make_engine(url)
+    engine = make_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(

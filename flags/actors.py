@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from flags.grammar import TARGET_KINDS, Refusal, Target
+from flags.errors import Refusal
+from flags.grammar import TARGET_KINDS, Target
 
 
 class Resolver(Protocol):

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flags import card
+from flags import results
 from flags import state as st
 from flags.actors import Resolver
 from flags.definitions import Definition, Registry
-from flags.grammar import FeatureCommand, Refusal
+from flags.errors import Refusal
+from flags.grammar import FeatureCommand
 from flags.results import Change, EnvironmentState, Result
 from flags.state import FlagState
 from flags.store import AuditRecord, Store
@@ -189,7 +190,7 @@ def _mutate(ctx: Context, command: FeatureCommand, run_key: str | None) -> Resul
                 tx.record(row)
         result = Result(command, (definition,), changes=changes)
         if run_key is not None:
-            tx.remember(run_key, card.to_json(result))
+            tx.remember(run_key, results.card_json(result))
     return result
 
 

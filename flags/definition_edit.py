@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flags.definitions import TYPES, Definition
-from flags.grammar import Refusal
+from flags.errors import Refusal
 
 DEFAULT_ENABLED = re.compile(
     r"^(?P<key>default_enabled:[ \t]*)(?P<value>true|false)(?P<rest>[ \t]*(#.*)?)$", re.MULTILINE

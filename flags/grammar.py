@@ -4,9 +4,10 @@
         [--project=P,... --group=G,... --user=U,... --namespace=N,... --feature-group=F]
         [--actors | --random] [--ignore-feature-flag-consistency-check]
     feature get NAME [envs]      feature list [--match=S]      feature delete NAME [envs]
-    auto_deploy status SHA       release check MR_URL MILESTONE
 
-Parsing is pure: it checks everything that needs no state (the first four
+The deployment questions of the ChatOps line (`auto_deploy status`, `release
+check`) are GitLab-side: `gitlab_ops.chatops` parses the whole line and hands
+`feature` commands here. Parsing is pure: it checks everything that needs no state (the first four
 checks of DESIGN.md, and placeholders); `flags.commands` checks the rest.
 """
 
@@ -17,6 +18,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from flags.errors import Refusal
 
 CHATOPS_PREFIX = re.compile(r"^\s*/chatops\s+run\s+", re.IGNORECASE)
 PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z0-9_ -]*>")
@@ -38,10 +41,6 @@ USAGE = {
 }
 
 Verb = Literal["set", "get", "list", "delete"]
-
-
-class Refusal(Exception):
-    """A command that will not run; the message is one line, shown as is."""
 
 
 @dataclass(frozen=True)
@@ -72,22 +71,6 @@ class FeatureCommand:
         return self.value is not None and not isinstance(self.value, bool)
 
 
-@dataclass(frozen=True)
-class AutoDeployStatus:
-    sha: str
-    text: str = field(default="", compare=False)
-
-
-@dataclass(frozen=True)
-class ReleaseCheck:
-    merge_request_url: str
-    milestone: str
-    text: str = field(default="", compare=False)
-
-
-Command = FeatureCommand | AutoDeployStatus | ReleaseCheck
-
-
 def find_placeholders(text: str) -> list[str]:
     return PLACEHOLDER.findall(text)
 
@@ -100,7 +83,8 @@ def placeholder_refusal(placeholders: Sequence[str]) -> Refusal:
     return Refusal("the command still has a placeholder: " + "; ".join(parts))
 
 
-def _tokens(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
+    """The words of a command, without `/chatops run` and the code span's backticks."""
     body = CHATOPS_PREFIX.sub("", text.strip().strip("`").strip())
     try:
         return shlex.split(body)
@@ -130,35 +114,24 @@ def _split_list(option: str, raw: str) -> tuple[str, ...]:
     return items
 
 
-def parse(text: str, environments: Sequence[str]) -> Command:
-    """Parse one command (with or without `/chatops run`); raise Refusal if it cannot run."""
+def parse(text: str, environments: Sequence[str]) -> FeatureCommand:
+    """Parse one `feature` command (with or without `/chatops run`); raise Refusal if not."""
     placeholders = find_placeholders(text)
     if placeholders:
         raise placeholder_refusal(placeholders)
-    tokens = _tokens(text)
-    if not tokens:
+    words = tokens(text)
+    if not words:
         raise Refusal("empty command")
-    head = tokens[0].lower()
-    if head == "feature":
-        return _parse_feature(tokens[1:], environments, text)
-    if head == "auto_deploy":
-        if len(tokens) != 3 or tokens[1] != "status":
-            raise Refusal("usage: auto_deploy status SHA")
-        if not re.fullmatch(r"[0-9a-fA-F]{7,40}", tokens[2]):
-            raise Refusal(f"'{tokens[2]}' is not a commit SHA")
-        return AutoDeployStatus(tokens[2].lower(), text=text)
-    if head == "release":
-        if len(tokens) != 4 or tokens[1] != "check":
-            raise Refusal("usage: release check MR_URL MILESTONE")
-        return ReleaseCheck(tokens[2], tokens[3], text=text)
-    raise Refusal(f"unknown command '{tokens[0]}': use feature, auto_deploy or release")
+    if words[0].lower() != "feature":
+        raise Refusal(f"unknown command '{words[0]}': use feature")
+    return _parse_feature(words[1:], environments, text)
 
 
-def _parse_feature(tokens: list[str], environments: Sequence[str], text: str) -> FeatureCommand:
-    if not tokens or tokens[0] not in USAGE:
-        got = f" '{tokens[0]}'" if tokens else ""
+def _parse_feature(words: list[str], environments: Sequence[str], text: str) -> FeatureCommand:
+    if not words or words[0] not in USAGE:
+        got = f" '{words[0]}'" if words else ""
         raise Refusal(f"unknown feature command{got}: use set, get, list or delete")
-    verb: Verb = tokens[0]  # type: ignore[assignment]
+    verb: Verb = words[0]  # type: ignore[assignment]
     env_options = {f"--{env}": env for env in environments}
     positional: list[str] = []
     chosen: list[str] = []
@@ -167,7 +140,7 @@ def _parse_feature(tokens: list[str], environments: Sequence[str], text: str) ->
     flags = {"actors": False, "random": False, "ignore": False}
     match: str | None = None
 
-    for token in tokens[1:]:
+    for token in words[1:]:
         if not token.startswith("--"):
             positional.append(token.strip("`"))
             continue

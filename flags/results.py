@@ -1,12 +1,17 @@
-"""What a `feature` command found or did: the data behind its result card."""
+"""What a `feature` command found or did, and its result card (JSON and text).
+
+The bot's comments, the CLI and the remembered runs all show the same card.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flags.definitions import Definition
 from flags.grammar import FeatureCommand
-from flags.state import FlagState
+from flags.state import GATES, FlagState
+from flags.store import AuditRecord
 
 
 @dataclass(frozen=True)
@@ -33,3 +38,116 @@ class Result:
     definitions: tuple[Definition, ...]
     changes: tuple[Change, ...] = ()  # set and delete
     states: tuple[tuple[str, tuple[EnvironmentState, ...]], ...] = ()  # get and list
+
+
+def _state_json(env_state: EnvironmentState) -> dict[str, Any]:
+    return {
+        "state": env_state.state.state,
+        "default": env_state.is_default,
+        "gates": env_state.state.gates(),
+    }
+
+
+def card_json(result: Result) -> dict[str, Any]:
+    command = result.command
+    if command.verb == "list":
+        return {
+            "flags": [
+                {
+                    "name": name,
+                    "definition": definition.as_dict(),
+                    "environments": {s.environment: _state_json(s) for s in env_states},
+                }
+                for definition, (name, env_states) in zip(
+                    result.definitions, result.states, strict=True
+                )
+            ]
+        }
+    definition = result.definitions[0]
+    if command.verb == "get":
+        _, env_states = result.states[0]
+        return {
+            "name": definition.name,
+            "definition": definition.as_dict(),
+            "environments": {s.environment: _state_json(s) for s in env_states},
+        }
+    return {
+        "name": definition.name,
+        "command": command.text,
+        "definition": definition.as_dict(),
+        "environments": {
+            c.environment: {
+                "changed": c.changed,
+                "before": _state_json(c.before),
+                "after": _state_json(c.after),
+            }
+            for c in result.changes
+        },
+    }
+
+
+def _gate_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(value) if value else "-"
+    return f"{value}%" if value else "0"
+
+
+def _state_label(env_state: EnvironmentState) -> str:
+    return env_state.state.state + (" (default)" if env_state.is_default else "")
+
+
+def _gate_lines(env_state: EnvironmentState, indent: str = "    ") -> list[str]:
+    gates = env_state.state.gates()
+    return [f"{indent}{gate}: {_gate_text(gates[gate])}" for gate in GATES]
+
+
+def card_text(result: Result) -> str:
+    command = result.command
+    lines: list[str] = []
+    if command.verb == "list":
+        for name, env_states in result.states:
+            states = "  ".join(f"{s.environment}={_state_label(s)}" for s in env_states)
+            lines.append(f"{name}  {states}")
+        return "\n".join(lines) if lines else "no flags match"
+    definition = result.definitions[0]
+    header = f"{definition.name} ({definition.type}, default_enabled: "
+    lines.append(header + ("true" if definition.default_enabled else "false") + ")")
+    if command.verb == "get":
+        for env_state in result.states[0][1]:
+            lines.append(f"  {env_state.environment}: {_state_label(env_state)}")
+            lines += _gate_lines(env_state)
+        return "\n".join(lines)
+    for change in result.changes:
+        if not change.changed:
+            lines.append(f"  {change.environment}: unchanged, {_state_label(change.after)}")
+            lines += _gate_lines(change.after)
+            continue
+        before, after = change.before, change.after
+        lines.append(f"  {change.environment}: {_state_label(before)} -> {_state_label(after)}")
+        old, new = before.state.gates(), after.state.gates()
+        for gate in GATES:
+            if old[gate] == new[gate]:
+                lines.append(f"    {gate}: {_gate_text(new[gate])}")
+            else:
+                lines.append(f"    {gate}: {_gate_text(old[gate])} -> {_gate_text(new[gate])}")
+    return "\n".join(lines)
+
+
+def history_text(records: list[AuditRecord]) -> str:
+    if not records:
+        return "no changes recorded"
+    return "\n".join(
+        f"{r.at.isoformat(timespec='seconds')}  {r.environment}  {r.action} {r.gate}: "
+        f"{_audit_value(r.before)} -> {_audit_value(r.after)}  by {r.who} ({r.source})"
+        for r in records
+    )
+
+
+def _audit_value(value: Any) -> str:
+    if value is None:
+        return "default"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_gate_text(v)}" for k, v in value.items()) + "}"
+    return _gate_text(value)

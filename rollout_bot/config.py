@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flags.definitions import configured_roots
+from flags.environments import DEFAULT_ENVIRONMENTS
 
 PREFIX = "ROLLOUT_BOT_"
-DEFAULT_ENVIRONMENTS = ("dev", "staging", "staging-ref", "production")
 DEFAULT_DATABASE_FILE = "rollout-bot.sqlite3"
 
 
@@ -63,7 +63,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _access_levels(env: Mapping[str, str]) -> dict[str, int]:
     """ROLLOUT_BOT_ACCESS_<ENV>=developer|maintainer|owner|<number>, e.g. ..._STAGING_REF."""
-    from webhook.access import parse_level
+    from gitlab_ops.access import parse_level
 
     levels: dict[str, int] = {}
     for key, raw in env.items():

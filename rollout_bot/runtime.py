@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from flags import definitions
 from flags.actors import NumericResolver, Resolver
 from flags.commands import Context
+from flags.database import is_sqlite, make_engine
 from flags.definitions import Registry
 from flags.sql_store import SqlStore
 from rollout_bot import database
@@ -35,8 +36,8 @@ class Runtime:
 
 def open_runtime(settings: Settings) -> Runtime:
     """Connect; SQLite is migrated on the spot, PostgreSQL must have been upgraded."""
-    engine = database.make_engine(settings.database_url)
-    if database.is_sqlite(settings.database_url):
+    engine = make_engine(settings.database_url)
+    if is_sqlite(settings.database_url):
         if not database.is_up_to_date(engine):
             database.upgrade(settings.database_url)
     elif not database.is_up_to_date(engine):

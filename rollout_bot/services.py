@@ -9,14 +9,15 @@ from collections.abc import Callable
 import requests
 
 from flags.commands import Context
+from gitlab_ops import issues
+from gitlab_ops.access import AccessPolicy
+from gitlab_ops.client import GitLab, GitLabResolver
+from gitlab_ops.errors import GitLabError
 from rollout_bot.config import ConfigError
 from rollout_bot.runtime import Runtime
-from webhook import issues
-from webhook.access import AccessPolicy
 from webhook.bot import Bot, client_factory
-from webhook.events import Verification
-from webhook.gitlab_api import GitLab, GitLabError, GitLabResolver
 from webhook.receiver import ReceiverConfig
+from webhook.verification import Verification
 from webhook.worker import Worker
 
 log = logging.getLogger(__name__)

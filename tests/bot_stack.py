@@ -22,11 +22,11 @@ from rollout_bot.config import Settings
 from rollout_bot.runtime import Runtime, open_runtime
 from rollout_bot.server import build
 from rollout_bot.services import build_bot, build_worker
+from templates.tasklist import parse_tasks, set_checked
 from tests.fake_gitlab import FakeGitLab
 from tests.fake_gitlab.models import DEVELOPER, MAINTAINER, Project, User
 from tests.fake_gitlab.server import LoopbackServer
 from webhook import inbox
-from webhook.tasklist import parse_tasks, set_checked
 from webhook.worker import Worker
 
 FLAG = "product_intelligence_database_event_tracking"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from flags.database import make_engine
 from flags.memory_store import MemoryStore
 from flags.sql_store import SqlStore
 from flags.store import Store
@@ -74,7 +75,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
-    engine = database.make_engine(postgres_url)
+    engine = make_engine(postgres_url)
     _truncate(engine)
     yield engine
     engine.dispose()
@@ -82,7 +83,7 @@ def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def sqlite_engine(sqlite_url: str) -> Iterator[sa.Engine]:
-    engine = database.make_engine(sqlite_url)
+    engine = make_engine(sqlite_url)
     yield engine
     engine.dispose()
 

@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from flags.state import FlagState
+from templates.tasklist import parse_tasks
 from tests.bot_stack import FLAG, SECRET, BotStack, bot_stack
 from webhook import inbox
-from webhook.tasklist import parse_tasks
 
 ACK_STEPS = (
     "verify-non-production",

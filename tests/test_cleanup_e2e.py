@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from gitlab_ops.finish import FINISHED_STEPS
+from gitlab_ops.merge_requests import cleanup_branch
 from tests.bot_stack import FLAG, BotStack, bot_stack
-from webhook.finish import FINISHED_STEPS
-from webhook.merge_requests import cleanup_branch
 
 REPO = Path(__file__).resolve().parent.parent
 CI_FILE = REPO / "ci" / "feature-flag-cleanup.gitlab-ci.yml"

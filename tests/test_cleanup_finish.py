@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from gitlab_ops.finish import FINISHED_STEPS
 from tests.bot_stack import FLAG, bot_stack
-from webhook.finish import FINISHED_STEPS
 
 
 def test_finish_deletes_ticks_comments_closes_and_repeats_nothing(database_url: str) -> None:

@@ -9,7 +9,8 @@ import pytest
 from flags.actors import NumericResolver
 from flags.commands import AlreadyRun, Context, Result, execute
 from flags.definitions import Definition, Registry, load
-from flags.grammar import FeatureCommand, Refusal, parse
+from flags.errors import Refusal
+from flags.grammar import FeatureCommand, parse
 from flags.state import FlagState
 from flags.store import Store
 

@@ -8,7 +8,7 @@ import pytest
 
 from flags.definition_edit import with_default_enabled
 from flags.definitions import Definition, parse
-from flags.grammar import Refusal
+from flags.errors import Refusal
 from tests.conftest import GITLAB_FLAGS
 
 

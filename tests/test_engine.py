@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from flags.database import make_engine
 from flags.definitions import Definition, Registry
 from flags.engine import Flags
 from flags.memory_store import MemoryStore
 from flags.sql_store import SqlStore
 from flags.state import FlagState
 from flags.store import AuditRecord, Snapshot, Store, Transaction
-from rollout_bot import database
 
 REPO = Path(__file__).resolve().parent.parent
 FLAG = "rollout_flag"
@@ -163,10 +163,10 @@ def test_undefined_flags_are_off(caplog: pytest.LogCaptureFixture) -> None:
 READER = textwrap.dedent(
     """
     import sys
+    from flags.database import make_engine
     from flags.definitions import Definition, Registry
     from flags.engine import Flags
     from flags.sql_store import SqlStore
-    from rollout_bot.database import make_engine
 
     registry = Registry(definitions={
         "rollout_flag": Definition("rollout_flag", "beta", False, "beta/rollout_flag.yml")})
@@ -206,7 +206,7 @@ def test_a_write_in_one_process_is_seen_by_another_within_a_second(
 ) -> None:
     url, process = reader
     assert ask(process) == "false"
-    engine = database.make_engine(url)
+    engine = make_engine(url)
     try:
         put(SqlStore(engine), FlagState(boolean=True))
         time.sleep(1.0)

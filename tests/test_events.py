@@ -1,4 +1,4 @@
-"""webhook.events: verifying, parsing and classifying deliveries, with GitLab's own payloads.
+"""Verifying, parsing and classifying deliveries (webhook.verification, .payload, .classify).
 
 The payloads are the documented examples in ../shared/data/gitlab/webhooks/ (see its
 README), read at test time; the headers are the ones that README documents.
@@ -23,8 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
-from webhook import events
-from webhook.events import (
+from webhook import classify as classify_module
+from webhook import verification
+from webhook.classify import (
     HANDLED_KINDS,
     IGNORED_NO_ACTOR,
     IGNORED_NO_DESCRIPTION_CHANGE,
@@ -39,6 +40,13 @@ from webhook.events import (
     IGNORED_OWN_EVENT,
     IGNORED_SYSTEM_NOTE,
     IGNORED_UNHANDLED_KIND,
+    QUEUED_CHATOPS_COMMAND,
+    QUEUED_DESCRIPTION_CHANGE,
+    Decision,
+    classify,
+)
+from webhook.payload import Event
+from webhook.verification import (
     MAX_BODY_BYTES,
     MSG_BODY_NOT_JSON,
     MSG_BODY_NOT_OBJECT,
@@ -52,22 +60,17 @@ from webhook.events import (
     MSG_TIMESTAMP_TOO_OLD,
     MSG_TOKEN_INVALID,
     MSG_TOKEN_MISSING,
-    QUEUED_CHATOPS_COMMAND,
-    QUEUED_DESCRIPTION_CHANGE,
     BodyNotJson,
     BodyNotObject,
     BodyNotUtf8,
     BodyTooLarge,
-    Decision,
     DeliveryRejected,
-    Event,
     ReplayRefused,
     SignatureInvalid,
     SignatureMissing,
     TokenInvalid,
     TokenMissing,
     Verification,
-    classify,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -639,8 +642,8 @@ def test_delivery_key_precedence() -> None:
 
 def test_delivery_key_reads_header_names_in_any_case() -> None:
     headers = {"Webhook-Id": "msg_a", "IDEMPOTENCY-KEY": "b"}
-    assert events.delivery_key(headers, b"{}") == "msg_a"
-    assert events.delivery_key({"Idempotency-Key": "b"}, b"{}") == "b"
+    assert verification.delivery_key(headers, b"{}") == "msg_a"
+    assert verification.delivery_key({"Idempotency-Key": "b"}, b"{}") == "b"
 
 
 def test_body_hash_key_tells_bodies_apart() -> None:
@@ -762,7 +765,7 @@ def test_note_top_level_project_id_is_the_fallback() -> None:
 
 ALL_REASONS = {
     value
-    for name, value in vars(events).items()
+    for name, value in vars(classify_module).items()
     if name.startswith(("QUEUED_", "IGNORED_")) and isinstance(value, str)
 }
 
@@ -889,7 +892,7 @@ def test_arbitrary_json_objects_never_make_accessors_or_classify_raise(
 
 
 def test_reasons_are_distinct() -> None:
-    names = [n for n in vars(events) if n.startswith(("QUEUED_", "IGNORED_"))]
+    names = [n for n in vars(classify_module) if n.startswith(("QUEUED_", "IGNORED_"))]
     assert len(ALL_REASONS) == len(names) == 15
 
 

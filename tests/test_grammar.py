@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from flags.grammar import (
-    AutoDeployStatus,
-    FeatureCommand,
-    Refusal,
-    ReleaseCheck,
-    Target,
-    parse,
-)
+from flags.errors import Refusal
+from flags.grammar import FeatureCommand, Target
+from gitlab_ops.chatops import AutoDeployStatus, ReleaseCheck, parse
 
 ENVS = ("dev", "staging", "staging-ref", "production")
 FLAG = "product_intelligence_database_event_tracking"

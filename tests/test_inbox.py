@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from rollout_bot import database
+from flags.database import make_engine
 from webhook import inbox
 
 
@@ -18,7 +18,7 @@ def store(engine: sa.Engine, key: str, iid: int) -> bool:
 
 
 def test_store_claim_order_lease_and_fencing(database_url: str) -> None:
-    engine = database.make_engine(database_url)
+    engine = make_engine(database_url)
     try:
         assert store(engine, "a1", 1) and store(engine, "b1", 2) and store(engine, "a2", 1)
         assert not store(engine, "a1", 1)  # a redelivery

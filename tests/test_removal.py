@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flags.removal import plan
-from webhook.merge_requests import cleanup_description
+from gitlab_ops.merge_requests import cleanup_description
 
 FLAG = "my_flag"
 DEFINITION = """---

@@ -1,4 +1,4 @@
-"""webhook.tasklist: where GitLab renders checkboxes, diffs by step marker, one-character edits."""
+"""templates.tasklist: where GitLab renders checkboxes, diffs by marker, one-character edits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from webhook.tasklist import (
+from templates.tasklist import (
     COMMAND_PREFIX,
     STEP_ID,
     STEP_MARKER,

@@ -379,7 +379,7 @@ def test_bulk_statements_bypass_tracking_and_say_so(
     (stage,) = stack.commit(new_stage())
     stack.delivered(1)
     stack.collector.requests.clear()
-    with caplog.at_level(logging.WARNING, logger="tracking.events"):
+    with caplog.at_level(logging.WARNING, logger="tracking.session_listeners"):
         with stack.Session() as session:
             session.execute(
                 sa.update(GroupStage).where(GroupStage.id == stage.id).values(name="bulk")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry, generate_latest
 
+from rollout_bot.cli.tracking import status_command
 from tests.snowplow_collector.stack import Stack, new_stage
 from tracking.metrics import TrackingCollector
-from tracking.status import read_status, status_command, status_text
+from tracking.status import read_status, status_text
 
 
 def _exercise(stack: Stack) -> None:

@@ -28,11 +28,11 @@ status`), `install` (the wiring).
 Nothing runs at import.
 """
 
-from tracking.events import FLAG
 from tracking.install import Tracker, install
 from tracking.model import Base, DatabaseEventTracking, GroupStage
 from tracking.schema import create_tables
 from tracking.sender import SenderSettings
+from tracking.session_listeners import FLAG
 
 __all__ = [
     "FLAG",

@@ -11,17 +11,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from flags.database import make_engine
 from flags.definitions import configured_roots, load
 from flags.engine import Flags
 from flags.sql_store import SqlStore
-from rollout_bot.database import make_engine
 from tracking.counters import Counters, Reporter, Snapshot
-from tracking.events import DatabaseEvents, Entry, live_payloads
 from tracking.memory import MemoryQueue
 from tracking.outbox import Outbox
 from tracking.payload import DEFAULT_SOURCE, PayloadBuilder
 from tracking.schema import outbox as outbox_table
 from tracking.sender import Sender, SenderSettings, collector_endpoint
+from tracking.session_listeners import DatabaseEvents, Entry, live_payloads
 
 log = logging.getLogger(__name__)
 

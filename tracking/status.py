@@ -1,4 +1,4 @@
-"""`rollout-bot tracking status`: the outbox and every sender's counters, from the database.
+"""The tracker's status: the outbox and every sender's counters, from the database.
 
 Read from the database, not from a process: the command runs in a process of
 its own, and the events it reports were sent by others.
@@ -7,17 +7,12 @@ its own, and the events it reports were sent by others.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from rollout_bot.config import ConfigError, Settings
-from rollout_bot.runtime import open_runtime
 from tracking.counters import NAMES
 from tracking.schema import outbox, senders
 
@@ -115,27 +110,3 @@ def status_text(status: Status, now: dt.datetime | None = None) -> str:
         at = status.last_error_at.isoformat() if status.last_error_at else "?"
         error_line = f"last error: {at} {status.last_error_process}: {status.last_error}"
     return "\n".join((outbox_line, f"events: {events} ({senders_part})", error_line))
-
-
-@click.group("tracking")
-def tracking_group() -> None:
-    """Snowplow database event tracking."""
-
-
-@tracking_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
-def status_command(as_json: bool) -> None:
-    """The outbox, the counters of every sender, and the last error."""
-    try:
-        runtime = open_runtime(Settings.from_env())
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    try:
-        status = read_status(runtime.engine)
-    finally:
-        runtime.engine.dispose()
-    if as_json:
-        click.echo(json.dumps(status.as_dict(), indent=2))
-    else:
-        click.echo(status_text(status))

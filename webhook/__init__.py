@@ -1,1 +1,1 @@
-"""The HTTP edge: the Flask app factory (and, next, webhook parsing, inbox and worker)."""
+"""The HTTP edge and what follows it: receiving, queueing and handling deliveries."""

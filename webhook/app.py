@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from flags.definitions import Registry
-from rollout_bot.config import DEFAULT_ENVIRONMENTS
+from flags.environments import DEFAULT_ENVIRONMENTS
 from webhook import dashboard, metrics
 from webhook.receiver import ReceiverConfig, blueprint
 

@@ -16,18 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flags import card
+from flags import results
 from flags.commands import AlreadyRun, Context, execute
-from flags.grammar import AutoDeployStatus, Command, FeatureCommand, Refusal, ReleaseCheck, parse
+from flags.errors import Refusal
+from flags.grammar import FeatureCommand
 from flags.store import Store
-from webhook import comments, deploy, merge_requests
-from webhook.access import AccessPolicy, level_name
-from webhook.events import Event
-from webhook.gitlab_api import GitLab
-from webhook.gitlab_repo import Repository
+from gitlab_ops import deployments, merge_requests
+from gitlab_ops.access import AccessPolicy, level_name
+from gitlab_ops.chatops import AutoDeployStatus, Command, ReleaseCheck, parse
+from gitlab_ops.client import GitLab
+from gitlab_ops.repository import Repository
+from templates.tasklist import EdgeKind, Task, TaskNotFound, diff, parse_tasks, set_checked
+from webhook import comments
 from webhook.inbox import Delivery
-from webhook.outcomes import NO_LONGER_TICKED, StepOutcome
-from webhook.tasklist import EdgeKind, Task, TaskNotFound, diff, parse_tasks, set_checked
+from webhook.payload import Event
+from webhook.step_outcome import NO_LONGER_TICKED, StepOutcome
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +158,9 @@ class Bot:
         try:
             if command.verb in ("get", "list"):
                 result = execute(context, command)
-                return StepOutcome("applied", step, text, command_line, card=card.to_json(result))
+                return StepOutcome(
+                    "applied", step, text, command_line, card=results.card_json(result)
+                )
             result = execute(context, command, run_key=key)
         except AlreadyRun as again:
             return StepOutcome("applied", step, text, command_line, card=again.result)
@@ -163,7 +168,7 @@ class Bot:
             return self._remember(
                 key, StepOutcome("refused", step, text, command_line, reason=str(exc))
             )
-        return StepOutcome("applied", step, text, command_line, card=card.to_json(result))
+        return StepOutcome("applied", step, text, command_line, card=results.card_json(result))
 
     def _merge_request(self, event: Event, client: GitLab, step: str, text: str) -> StepOutcome:
         assert event.project_id is not None and event.issue_iid is not None
@@ -189,11 +194,11 @@ class Bot:
         """Deployment questions are read-only: answered afresh, never remembered."""
         if isinstance(command, AutoDeployStatus):
             assert event.project_id is not None
-            return deploy.auto_deploy_status(
+            return deployments.auto_deploy_status(
                 Repository(client, event.project_id), command.sha
             ).to_markdown()
         assert isinstance(command, ReleaseCheck)
-        return deploy.release_check(
+        return deployments.release_check(
             client, command.merge_request_url, command.milestone
         ).to_markdown()
 

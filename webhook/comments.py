@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from templates.render import Markdown, render
-from webhook.outcomes import RETRY_HINT, UNTICK_NOTE, StepOutcome
+from webhook.step_outcome import RETRY_HINT, UNTICK_NOTE, StepOutcome
 
 
 def delivery_marker(delivery_key: str) -> str:

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from flags.definitions import Registry
 from flags.sql_store import SqlStore
 from flags.state import default_state
+from gitlab_ops.schema import rollout_issues
 from webhook import inbox
-from webhook.schema import rollout_issues
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rollout-bot</title>

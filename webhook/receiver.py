@@ -18,9 +18,11 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, request
 from sqlalchemy.engine import Engine
 
+from gitlab_ops.schema import rollout_issues
 from webhook import inbox
-from webhook.events import DeliveryRejected, Event, Verification, classify
-from webhook.schema import rollout_issues
+from webhook.classify import classify
+from webhook.payload import Event
+from webhook.verification import DeliveryRejected, Verification
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The bot's tables: the durable inbox of deliveries and the rollout issues it owns."""
+"""The webhook side's table: the durable inbox of deliveries."""
 
 from __future__ import annotations
 
@@ -29,14 +29,4 @@ inbox_deliveries = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_inbox_status_next", "status", "next_attempt_at"),
     sa.Index("ix_inbox_issue_key", "issue_key", "id"),
-)
-
-rollout_issues = sa.Table(
-    "rollout_issues",
-    metadata,
-    sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("flag", sa.String(255), nullable=False),
-    sa.Column("web_url", sa.String(1024), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )

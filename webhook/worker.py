@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
+from gitlab_ops.errors import GitLabError, TransientGitLabError
 from webhook import inbox
-from webhook.gitlab_api import GitLabError, TransientGitLabError
 from webhook.inbox import Delivery
 
 log = logging.getLogger(__name__)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from alembic import context
 
+from flags.database import make_engine
 from flags.schema import metadata as flags_metadata
-from rollout_bot.database import make_engine
+from gitlab_ops.schema import metadata as gitlab_metadata
 from tracking.schema import metadata as tracking_metadata
 from webhook.schema import metadata as webhook_metadata
 
-target_metadata = [flags_metadata, webhook_metadata, tracking_metadata]
+target_metadata = [flags_metadata, gitlab_metadata, webhook_metadata, tracking_metadata]
 
 
 def run_migrations_online() -> None:

@@ -15,10 +15,10 @@ import time
 
 from sqlalchemy.orm import sessionmaker
 
+from flags.database import make_engine
 from flags.definitions import configured_roots, load
 from flags.engine import Flags
 from flags.sql_store import SqlStore
-from rollout_bot.database import make_engine
 from tests.snowplow_collector.stack import APP_ID, ENVIRONMENT, FAST, new_stage
 from tracking import install
 

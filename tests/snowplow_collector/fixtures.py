@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from flags.database import make_engine
 from flags.definitions import configured_roots, load
 from flags.engine import Flags
 from flags.sql_store import SqlStore
-from rollout_bot.database import make_engine
 from tests.snowplow_collector import Collector
 from tests.snowplow_collector.stack import ENVIRONMENT, ON, Stack
 

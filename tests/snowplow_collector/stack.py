@@ -11,10 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from flags.database import sqlite_transactions
 from flags.engine import Flags
 from flags.sql_store import SqlStore
 from flags.state import FlagState
-from rollout_bot.database import sqlite_transactions
 from tests.snowplow_collector import Collector
 from tracking import FLAG, GroupStage, SenderSettings, Tracker, install
 from tracking.payload import jsonable
@@ -143,5 +143,5 @@ class Stack:
 
 
 def sqlite_savepoints(engine: sa.Engine) -> None:
-    """Savepoints that work on SQLite: see rollout_bot.database.sqlite_transactions."""
+    """Savepoints that work on SQLite: see flags.database.sqlite_transactions."""
     sqlite_transactions(engine)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from flags.definition_edit import with_default_enabled
 from flags.definitions import parse
-from flags.grammar import Refusal
+from flags.errors import Refusal
 from flags.removal import DEFINITION_PATH, RemovalPlan, plan
-from webhook.gitlab_repo import MergeRequestView, Repository
+from gitlab_ops.repository import MergeRequestView, Repository
 
 TEXT_SUFFIXES = frozenset(
     {

@@ -1,6 +1,6 @@
 """Repository, merge request and deployment calls on one project, through python-gitlab.
 
-Errors are sorted like `webhook.gitlab_api`: transient ones retry, others fail.
+Errors are sorted like `gitlab_ops.client`: transient ones retry, others fail.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import gitlab.exceptions
 
-from webhook.gitlab_api import GITLAB_ERRORS, GitLab, translate_error
+from gitlab_ops.client import GITLAB_ERRORS, GitLab, translate_error
 
 MAX_FILE_BYTES = 1024 * 1024
 

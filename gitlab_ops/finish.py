@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 
 from flags.commands import Context, purge
 from flags.store import AuditRecord
-from webhook import issues
-from webhook.gitlab_api import GitLab
-from webhook.tasklist import TaskNotFound, parse_tasks, set_checked
+from gitlab_ops import issues
+from gitlab_ops.client import GitLab
+from templates.tasklist import TaskNotFound, parse_tasks, set_checked
 
 # The steps a merged cleanup MR and `finish` complete, in the rollout issue template.
 FINISHED_STEPS = (

@@ -18,7 +18,8 @@ import gitlab
 import gitlab.exceptions
 import requests
 
-from flags.grammar import TARGET_KINDS, Refusal, Target
+from flags.grammar import TARGET_KINDS, Target
+from gitlab_ops.errors import GitLabError, TransientGitLabError, UnknownTarget
 
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 NO_ACCESS = 0
@@ -31,14 +32,6 @@ ACCESS_LEVELS = {
     "owner": 50,
 }
 ACCESS_NAMES = {value: name.capitalize() for name, value in ACCESS_LEVELS.items()}
-
-
-class GitLabError(Exception):
-    """A GitLab call failed for good (not found, forbidden, invalid)."""
-
-
-class TransientGitLabError(GitLabError):
-    """A GitLab call failed in a way that may pass: retry later."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +188,7 @@ class GitLabResolver:
         if target.ref.isdigit():
             return f"{kind}:{int(target.ref)}"
         if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", target.ref):
-            raise Refusal(f"{target}: not a valid path or username")
+            raise UnknownTarget(f"{target}: not a valid path or username")
         gl = self.client.gl
         try:
             if target.kind == "project":
@@ -207,11 +200,11 @@ class GitLabResolver:
             else:
                 users = gl.users.list(username=target.ref, get_all=False)
                 if not users:
-                    raise Refusal(f"{target}: no GitLab user with that username")
+                    raise UnknownTarget(f"{target}: no GitLab user with that username")
                 found = users[0].id
         except gitlab.exceptions.GitlabGetError as exc:
             if exc.response_code == 404:
-                raise Refusal(f"{target}: not found on GitLab") from exc
+                raise UnknownTarget(f"{target}: not found on GitLab") from exc
             raise translate_error(exc, f"resolving {target}") from exc
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"resolving {target}") from exc

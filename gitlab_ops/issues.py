@@ -7,9 +7,9 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from flags.grammar import Refusal
-from webhook.gitlab_api import GitLab, IssueView
-from webhook.schema import rollout_issues
+from flags.errors import Refusal
+from gitlab_ops.client import GitLab, IssueView
+from gitlab_ops.schema import rollout_issues
 
 FEATURE_FLAG_LABEL = "feature flag"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from flags.grammar import AutoDeployStatus, Command, FeatureCommand, ReleaseCheck
-from webhook.gitlab_api import ACCESS_LEVELS, ACCESS_NAMES
+from flags.grammar import FeatureCommand
+from gitlab_ops.chatops import AutoDeployStatus, Command, ReleaseCheck
+from gitlab_ops.client import ACCESS_LEVELS, ACCESS_NAMES
 
 DEVELOPER = ACCESS_LEVELS["developer"]
 MAINTAINER = ACCESS_LEVELS["maintainer"]

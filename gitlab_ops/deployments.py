@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from flags.grammar import Refusal
-from webhook.gitlab_api import GitLab
-from webhook.gitlab_repo import Repository
+from flags.errors import Refusal
+from gitlab_ops.client import GitLab
+from gitlab_ops.repository import Repository
 
 MR_URL = re.compile(r"^/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
 

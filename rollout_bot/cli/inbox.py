@@ -1,0 +1,53 @@
+"""`rollout-bot inbox`: deliveries waiting, done and failed."""
+
+from __future__ import annotations
+
+import click
+
+from rollout_bot.cli.common import fail, open_cli_runtime, print_json
+
+
+@click.group("inbox")
+def inbox_group() -> None:
+    """Deliveries waiting, done and failed."""
+
+
+@inbox_group.command("list")
+@click.option("--failed", is_flag=True, help="only failed deliveries")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, default=50, show_default=True)
+def inbox_list(failed: bool, as_json: bool, limit: int) -> None:
+    """The newest deliveries first."""
+    from webhook import inbox
+
+    runtime = open_cli_runtime()
+    rows = inbox.listing(runtime.engine, [inbox.FAILED] if failed else None, limit=limit)
+    runtime.engine.dispose()
+    if as_json:
+        print_json([row.as_dict() for row in rows])
+        return
+    for row in rows:
+        where = f"{row.project_id}#{row.issue_iid}"
+        error = f"  {row.last_error}" if row.last_error else ""
+        click.echo(
+            f"{row.id}  {row.status:<10} {row.kind:<12} {where:<12} attempts={row.attempts}  "
+            f"{row.received_at.isoformat(timespec='seconds')}{error}"
+        )
+    if not rows:
+        click.echo("no deliveries")
+
+
+@inbox_group.command("retry")
+@click.argument("delivery_id", type=int)
+def inbox_retry(delivery_id: int) -> None:
+    """Queue a failed delivery again."""
+    from webhook import inbox
+
+    runtime = open_cli_runtime()
+    try:
+        delivery = inbox.retry(runtime.engine, delivery_id)
+    except inbox.InboxError as exc:
+        fail(str(exc))
+    finally:
+        runtime.engine.dispose()
+    click.echo(f"delivery {delivery.id} queued again")

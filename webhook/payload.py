@@ -1,0 +1,164 @@
+"""One verified GitLab delivery and what its payload says, read defensively.
+
+The payload comes from outside: every accessor gives ``None`` for a missing or oddly
+typed field, never an exception. Payload fields:
+https://docs.gitlab.com/user/project/integrations/webhook_events/
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flags.grammar import CHATOPS_PREFIX
+from webhook.verification import Verification, delivery_key, verify
+
+
+@dataclass(frozen=True)
+class Event:
+    """A verified delivery. Accessors read the payload defensively: it comes from outside,
+    so a missing or oddly typed field gives ``None``, never an exception.
+
+    Frozen so the fields cannot be rebound; do not mutate ``payload`` either.
+    """
+
+    kind: str | None
+    """``X-Gitlab-Event``, e.g. "Issue Hook"; ``None`` when absent."""
+    payload: dict[str, Any]
+    delivery_key: str
+    """The inbox's dedup key; see :func:`delivery_key`."""
+    event_uuid: str | None = None
+    webhook_uuid: str | None = None
+    instance: str | None = None
+
+    @classmethod
+    def from_http(
+        cls, headers: Mapping[str, str], body: bytes, *, verification: Verification
+    ) -> Event:
+        """Verify and parse one delivery, or raise a :class:`DeliveryRejected`.
+
+        Checks run cheapest and most fundamental first: size, token, signature, then
+        JSON, so an unauthenticated sender learns nothing about how we parse bodies.
+        ``headers`` may use any case. Werkzeug's ``Headers`` is not a ``Mapping``:
+        pass ``dict(request.headers)``.
+        """
+        lowered = {name.lower(): value for name, value in headers.items()}
+        payload = verify(lowered, body, verification)
+        return cls(
+            kind=lowered.get("x-gitlab-event") or None,
+            payload=payload,
+            delivery_key=delivery_key(lowered, body),
+            event_uuid=lowered.get("x-gitlab-event-uuid") or None,
+            webhook_uuid=lowered.get("x-gitlab-webhook-uuid") or None,
+            instance=lowered.get("x-gitlab-instance") or None,
+        )
+
+    @property
+    def object_kind(self) -> str | None:
+        return _str(self.payload.get("object_kind"))
+
+    @property
+    def project_id(self) -> int | None:
+        """``project.id``; notes also carry a top-level ``project_id``."""
+        project_id = _int(_get(self.payload, "project", "id"))
+        if project_id is None:
+            project_id = _int(self.payload.get("project_id"))
+        return project_id
+
+    @property
+    def project_path(self) -> str | None:
+        return _str(_get(self.payload, "project", "path_with_namespace"))
+
+    @property
+    def user_id(self) -> int | None:
+        """Who caused the event (for an issue update: who ticked the box)."""
+        return _int(_get(self.payload, "user", "id"))
+
+    @property
+    def username(self) -> str | None:
+        return _str(_get(self.payload, "user", "username"))
+
+    @property
+    def action(self) -> str | None:
+        """``object_attributes.action``: open/close/reopen/update for issues,
+        create/update for notes (GitLab 16.11+)."""
+        return _str(_get(self.payload, "object_attributes", "action"))
+
+    @property
+    def issue_iid(self) -> int | None:
+        if self.object_kind == "issue":
+            return _int(_get(self.payload, "object_attributes", "iid"))
+        if self.is_issue_note:
+            return _int(_get(self.payload, "issue", "iid"))
+        return None
+
+    @property
+    def description_change(self) -> tuple[str, str] | None:
+        """``(previous, current)`` from ``changes.description``; GitLab's ``null`` (no
+        description) reads as ``""``. ``None`` when the event does not change it."""
+        change = _get(self.payload, "changes", "description")
+        if not isinstance(change, Mapping):
+            return None
+        previous, current = change.get("previous"), change.get("current")
+        if not all(side is None or isinstance(side, str) for side in (previous, current)):
+            return None
+        if previous is None and current is None:
+            return None
+        return previous or "", current or ""
+
+    @property
+    def is_issue_update(self) -> bool:
+        return self.object_kind == "issue" and self.action == "update"
+
+    @property
+    def is_issue_note(self) -> bool:
+        return (
+            self.object_kind == "note"
+            and _get(self.payload, "object_attributes", "noteable_type") == "Issue"
+        )
+
+    @property
+    def is_system_note(self) -> bool:
+        return self.object_kind == "note" and (
+            _get(self.payload, "object_attributes", "system") is True
+        )
+
+    @property
+    def note_body(self) -> str | None:
+        """The text of a comment on an issue; ``None`` for anything else."""
+        if not self.is_issue_note:
+            return None
+        return _str(_get(self.payload, "object_attributes", "note"))
+
+    @property
+    def chatops_command(self) -> str | None:
+        """The first line of an issue comment when it is a ``/chatops run`` command.
+
+        The prefix is the grammar's own (``flags.grammar.CHATOPS_PREFIX``), and backticks
+        around the line are allowed as the grammar allows them, so what is queued here is
+        what the worker can parse.
+        """
+        body = self.note_body
+        if body is None:
+            return None
+        first_line = body.split("\n", 1)[0].strip()
+        if not CHATOPS_PREFIX.match(first_line.strip("`").strip()):
+            return None
+        return first_line
+
+
+def _get(value: object, *path: str) -> object:
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
