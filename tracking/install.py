@@ -19,9 +19,10 @@ from tracking.counters import Counters, Reporter, Snapshot
 from tracking.memory import MemoryQueue
 from tracking.outbox import Outbox
 from tracking.payload import DEFAULT_SOURCE, PayloadBuilder
+from tracking.pending import Entry
 from tracking.schema import outbox as outbox_table
 from tracking.sender import Sender, SenderSettings, collector_endpoint
-from tracking.session_listeners import DatabaseEvents, Entry, live_payloads
+from tracking.session_listeners import DatabaseEvents, live_payloads
 
 log = logging.getLogger(__name__)
 

@@ -32,125 +32,22 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 from sqlalchemy.orm.attributes import instance_dict, instance_state
-from sqlalchemy.orm.state import InstanceState
 
 from flags.engine import Flags
 from tracking import commit_hook, outbox
 from tracking.counters import Counters
-from tracking.model import DatabaseEventTracking
 from tracking.payload import AS_IS, Op, PayloadBuilder, jsonable
+from tracking.pending import Entry, Pending, Tracked, boundary, coalesce
 
 log = logging.getLogger(__name__)
 
 FLAG = "product_intelligence_database_event_tracking"
-
-Tracked = DatabaseEventTracking
-
-
-@dataclass(frozen=True)
-class Entry:
-    """The event an object owes at commit, as of its last flush."""
-
-    op: Op | None  # None: created and destroyed in this transaction
-    payload: str | None = None  # None: nothing to send (no op, or the flag is off)
-    conn: Connection | None = None  # durable mode: where its outbox row goes
-
-    @property
-    def live(self) -> bool:
-        return self.payload is not None
-
-
-Frame = dict[InstanceState[Any], Entry]
-
-
-def coalesce(previous: Op | None, new: Op) -> Op | None:
-    """One event per object per transaction, as Rails' after_commit callbacks give."""
-    if previous == "create":
-        return None if new == "destroy" else "create"
-    return new
-
-
-def _boundary(session: Session) -> SessionTransaction:
-    """The savepoint or outermost transaction a flush writes in."""
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    assert transaction is not None
-    return transaction
-
-
-class _Pending:
-    """One session's uncommitted events: a frame per open transaction and savepoint."""
-
-    def __init__(self) -> None:
-        self.stack: list[tuple[SessionTransaction, Frame]] = []
-        # Between after_flush and after_flush_postexec: (object, op, values or None).
-        self.flushed: list[tuple[Tracked, Op, dict[str, Any] | None]] = []
-        # Durable mode: the connections whose commit is to write this
-        # transaction's events, and those whose commit wrote them.
-        self.waiting_on: list[Connection] = []
-        self.stored: set[Connection] = set()
-
-    def merged(self) -> Frame:
-        merged: Frame = {}
-        for _, frame in self.stack:
-            merged.update(frame)
-        return merged
-
-    def frame(self, boundary: SessionTransaction) -> Frame:
-        if self.stack and self.stack[-1][0] is boundary:
-            return self.stack[-1][1]
-        chain: list[SessionTransaction] = []
-        transaction: SessionTransaction | None = boundary
-        while transaction is not None:
-            if transaction.nested or transaction.parent is None:
-                chain.append(transaction)
-            transaction = transaction.parent
-        known = {id(t): frame for t, frame in self.stack}
-        self.stack = [(t, known.get(id(t), {})) for t in reversed(chain)]
-        return self.stack[-1][1]
-
-    def lookup(self, state: InstanceState[Any]) -> Entry | None:
-        for _, frame in reversed(self.stack):
-            entry = frame.get(state)
-            if entry is not None:
-                return entry
-        return None
-
-    def index(self, transaction: SessionTransaction) -> int | None:
-        for i, (t, _) in enumerate(self.stack):
-            if t is transaction:
-                return i
-        return None
-
-    def commit(self, transaction: SessionTransaction) -> list[Entry] | None:
-        """Merge a released savepoint into its parent; the live entries of an outer commit."""
-        i = self.index(transaction)
-        if i is None:
-            return [] if transaction.parent is None else None
-        if i > 0:
-            self.stack[i - 1][1].update(self.stack[i][1])
-            del self.stack[i:]
-            return None
-        merged = self.merged()
-        self.stack = []
-        return [entry for entry in merged.values() if entry.live]
-
-    def drop(self, transaction: SessionTransaction) -> None:
-        i = self.index(transaction)
-        if i is not None:
-            del self.stack[i:]
-        if transaction.parent is None:
-            self.stack = []
-            self.stored = set()
-            self.waiting_on = []
-        # A flush that failed half-way left no changes behind to report.
-        self.flushed = []
 
 
 class DatabaseEvents:
@@ -183,7 +80,7 @@ class DatabaseEvents:
         ]
         # Durable mode: per DBAPI connection (SQLAlchemy's pool proxy, as
         # do_commit receives it), the sessions whose events its commit writes.
-        self._open: weakref.WeakKeyDictionary[Any, list[tuple[Connection, _Pending]]] = (
+        self._open: weakref.WeakKeyDictionary[Any, list[tuple[Connection, Pending]]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -201,11 +98,11 @@ class DatabaseEvents:
         """Have the commits of `engine`'s connections write outbox rows (durable mode)."""
         commit_hook.attach(engine.dialect, self)
 
-    def _pending(self, session: Session) -> _Pending:
+    def _pending(self, session: Session) -> Pending:
         pending = session.info.get(self._key)
         if pending is None:
-            pending = session.info[self._key] = _Pending()
-        assert isinstance(pending, _Pending)
+            pending = session.info[self._key] = Pending()
+        assert isinstance(pending, Pending)
         return pending
 
     # -- flush --------------------------------------------------------------------
@@ -238,7 +135,7 @@ class DatabaseEvents:
         flushed, pending.flushed = pending.flushed, []
         if not flushed:
             return
-        frame = pending.frame(_boundary(session))
+        frame = pending.frame(boundary(session))
         conns: dict[Any, Connection] = {}
         for obj, op, values in flushed:
             state = instance_state(obj)
@@ -254,7 +151,7 @@ class DatabaseEvents:
                     self._expect_commit(conn, pending)
             frame[state] = Entry(new_op, payload=payload, conn=conn)
 
-    def _expect_commit(self, conn: Connection, pending: _Pending) -> None:
+    def _expect_commit(self, conn: Connection, pending: Pending) -> None:
         """Have the commit of `conn`'s transaction write `pending`'s events there."""
         key = conn.connection
         waiting = self._open.get(key)
@@ -320,7 +217,7 @@ class DatabaseEvents:
 
     def _after_commit(self, session: Session) -> None:
         pending = self._pending(session)
-        entries = pending.commit(_boundary(session))
+        entries = pending.commit(boundary(session))
         if entries is None:
             return
         stored, pending.stored, pending.waiting_on = pending.stored, set(), []
@@ -329,7 +226,7 @@ class DatabaseEvents:
         self.committed(entries)
 
     def _store_late(
-        self, entries: list[Entry], stored: set[Connection], pending: _Pending
+        self, entries: list[Entry], stored: set[Connection], pending: Pending
     ) -> list[Entry]:
         """Write the events no database commit took: the session's connection was
         inside an external transaction, which is still open; they join it.
@@ -362,12 +259,12 @@ class DatabaseEvents:
                 self._forget(pending)
             pending.drop(transaction)
 
-    def _forget(self, pending: _Pending) -> None:
+    def _forget(self, pending: Pending) -> None:
         """The transaction ended without a commit: its connections owe nothing for it."""
         for conn in pending.waiting_on:
             self._unregister(conn, pending)
 
-    def _unregister(self, conn: Connection, pending: _Pending) -> None:
+    def _unregister(self, conn: Connection, pending: Pending) -> None:
         """Forget that `pending` waits on `conn`'s commit."""
         if conn.closed:
             return  # its pool proxy is gone: so is the weak entry
