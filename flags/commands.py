@@ -34,6 +34,10 @@ class Context:
     resolver: Resolver
     who: str
     source: str
+    # Provenance the audit rows keep beside `who`: the GitLab user id (stable
+    # where usernames are not) and the webhook delivery, when a bot ran it.
+    who_id: int | None = None
+    delivery: str | None = None
 
 
 def undefined_refusal(registry: Registry, name: str) -> Refusal:
@@ -118,7 +122,9 @@ def consistency_refusal(
     return None
 
 
-def _audit(ctx: Context, action: str, name: str, change: Change) -> list[AuditRecord]:
+def _audit(
+    ctx: Context, action: str, name: str, change: Change, command: FeatureCommand
+) -> list[AuditRecord]:
     def record(gate: str, before: object, after: object) -> AuditRecord:
         return AuditRecord(
             environment=change.environment,
@@ -129,6 +135,9 @@ def _audit(ctx: Context, action: str, name: str, change: Change) -> list[AuditRe
             after=after,
             who=ctx.who,
             source=ctx.source,
+            user_id=ctx.who_id,
+            delivery=ctx.delivery,
+            command=command.text.strip() or None,
         )
 
     rows = [
@@ -186,7 +195,7 @@ def _mutate(ctx: Context, command: FeatureCommand, run_key: str | None) -> Resul
             tx.put(
                 change.environment, name, None if change.after.is_default else change.after.state
             )
-            for row in _audit(ctx, action, name, change):
+            for row in _audit(ctx, action, name, change, command):
                 tx.record(row)
         result = Result(command, (definition,), changes=changes)
         if run_key is not None:
@@ -248,6 +257,8 @@ def purge(ctx: Context, name: str) -> list[AuditRecord]:
                 after=None,
                 who=ctx.who,
                 source=ctx.source,
+                user_id=ctx.who_id,
+                delivery=ctx.delivery,
             )
             tx.record(row)
             rows.append(row)

@@ -138,11 +138,20 @@ def card_text(result: Result) -> str:
 def history_text(records: list[AuditRecord]) -> str:
     if not records:
         return "no changes recorded"
-    return "\n".join(
+    return "\n".join(_history_line(r) for r in records)
+
+
+def _history_line(r: AuditRecord) -> str:
+    who = r.who if r.user_id is None else f"{r.who} (user {r.user_id})"
+    line = (
         f"{r.at.isoformat(timespec='seconds')}  {r.environment}  {r.action} {r.gate}: "
-        f"{_audit_value(r.before)} -> {_audit_value(r.after)}  by {r.who} ({r.source})"
-        for r in records
+        f"{_audit_value(r.before)} -> {_audit_value(r.after)}  by {who} ({r.source})"
     )
+    if r.delivery:
+        line += f"  delivery {r.delivery}"
+    if r.command:
+        line += f"  ran: {r.command}"
+    return line
 
 
 def _audit_value(value: Any) -> str:

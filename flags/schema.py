@@ -49,6 +49,9 @@ flag_audit = sa.Table(
     sa.Column("after", sa.JSON, nullable=True),
     sa.Column("who", sa.String(255), nullable=False),
     sa.Column("source", sa.String(512), nullable=False),
+    sa.Column("user_id", sa.BigInteger, nullable=True),
+    sa.Column("delivery", sa.String(255), nullable=True),
+    sa.Column("command", sa.Text, nullable=True),
     sa.Index("ix_flag_audit_feature_at", "feature", "at"),
 )
 

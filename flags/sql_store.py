@@ -118,6 +118,9 @@ class _SqlTransaction:
                 after=record.after,
                 who=record.who,
                 source=record.source,
+                user_id=record.user_id,
+                delivery=record.delivery,
+                command=record.command,
             )
         )
 
@@ -235,6 +238,9 @@ class SqlStore:
                 after=row.after,
                 who=row.who,
                 source=row.source,
+                user_id=row.user_id,
+                delivery=row.delivery,
+                command=row.command,
             )
             for row in rows
         ]

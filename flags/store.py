@@ -40,6 +40,10 @@ class AuditRecord:
     source: str
     at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     id: int | None = None
+    # Usernames change; the GitLab user id does not. None from a terminal.
+    user_id: int | None = None
+    delivery: str | None = None  # the webhook delivery that ran it, if any
+    command: str | None = None  # the command line as run, if a command ran it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,7 +56,10 @@ class AuditRecord:
             "before": self.before,
             "after": self.after,
             "who": self.who,
+            "user_id": self.user_id,
             "source": self.source,
+            "delivery": self.delivery,
+            "command": self.command,
         }
 
 

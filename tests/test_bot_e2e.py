@@ -29,6 +29,13 @@ def test_ticking_the_non_production_enable_turns_the_flag_on(stack: BotStack) ->
     assert stack.checked(iid, "enable-non-production-command")
     rows = stack.runtime.store.history(FLAG)
     assert {(r.who, r.source) for r in rows} == {("alice", "gitlab-org/gitlab#1")}
+    # Who, stably (the id survives a rename), from which delivery, running what.
+    assert {r.user_id for r in rows} == {stack.alice.id}
+    (delivery,) = {r.delivery for r in rows}
+    assert delivery and delivery in note
+    assert {r.command for r in rows} == {
+        f"feature set {FLAG} true --dev --staging --staging-ref"
+    }
 
 
 def test_a_placeholder_is_refused_then_the_edited_command_runs(stack: BotStack) -> None:

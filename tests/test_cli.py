@@ -67,8 +67,13 @@ def test_set_get_history_roundtrip(cli: CliRunner) -> None:
         ("dev", "boolean", True),
     ]
     assert {(r["who"], r["source"]) for r in rows} == {("release-manager", "cli")}
+    # From a terminal: no GitLab user and no delivery, the command as typed.
+    assert {(r["user_id"], r["delivery"]) for r in rows} == {(None, None)}
+    assert rows[0]["command"] == f"feature set '`{FLAG}`' 25 --actors"  # as typed
+    assert rows[-1]["command"] == f"feature set {FLAG} true --dev --staging --staging-ref"
     text = invoke(cli, "feature", "history", FLAG).output
     assert "production  set percentage_of_actors: 0 -> 25%  by release-manager (cli)" in text
+    assert f"ran: feature set {FLAG} true --dev --staging --staging-ref" in text
 
 
 def test_refusals_exit_1_with_one_line_and_change_nothing(cli: CliRunner) -> None:

@@ -11,6 +11,7 @@ again, so every effect is keyed by the delivery:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,7 +155,11 @@ class Bot:
                 )
             return StepOutcome("applied", step, text, command_line, answer=answer)
         source = f"{event.project_path or event.project_id}#{event.issue_iid}"
-        context = self.context(event.username or "unknown", source, client)
+        context = dataclasses.replace(
+            self.context(event.username or "unknown", source, client),
+            who_id=event.user_id,
+            delivery=event.delivery_key,
+        )
         try:
             if command.verb in ("get", "list"):
                 result = execute(context, command)
