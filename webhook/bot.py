@@ -31,7 +31,7 @@ from templates.tasklist import EdgeKind, Task, TaskNotFound, diff, parse_tasks, 
 from webhook import comments
 from webhook.inbox import Delivery
 from webhook.payload import Event
-from webhook.step_outcome import NO_LONGER_TICKED, StepOutcome
+from webhook.step_outcome import NO_LONGER_TICKED, UNCONFIRMED_EDITOR, StepOutcome
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,15 @@ class Bot:
                 outcomes.append(StepOutcome("unticked", edge.marker, text, task.command_line))
                 continue
             key = f"{event.delivery_key}:{edge.marker}"
+            if not event.editor_confirmed:
+                reason = UNCONFIRMED_EDITOR.format(
+                    user=_user_ref(event.user_id), editor=_user_ref(event.last_edited_by_id)
+                )
+                refused = StepOutcome(
+                    "refused", edge.marker, text, task.command_line, reason=reason
+                )
+                outcomes.append(self._remember(key, refused))
+                continue
             outcomes.append(self._run_step(event, client, key, task, text, current))
         body = comments.step_comment(event.delivery_key, event.username or "unknown", outcomes)
         self._comment_once(client, project_id, iid, event.delivery_key, body)
@@ -308,3 +317,7 @@ def client_factory(url: str, token: str | None, **kwargs: Any) -> Callable[[str 
         return GitLab(url, token, event_uuid=event_uuid, **kwargs)
 
     return make
+
+
+def _user_ref(user_id: int | None) -> str:
+    return "no user" if user_id is None else f"user {user_id}"

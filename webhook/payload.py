@@ -108,6 +108,24 @@ class Event:
         return previous or "", current or ""
 
     @property
+    def last_edited_by_id(self) -> int | None:
+        """Who made the description edit: ``changes.last_edited_by_id.current`` when the
+        editor changed with this edit, else ``object_attributes.last_edited_by_id``."""
+        changed = _int(_get(self.payload, "changes", "last_edited_by_id", "current"))
+        if changed is not None:
+            return changed
+        return _int(_get(self.payload, "object_attributes", "last_edited_by_id"))
+
+    @property
+    def editor_confirmed(self) -> bool:
+        """The event's ``user`` is the one who made the edit it reports.
+
+        A tick runs as the person who ticked; when the payload's two accounts of who that
+        was disagree (or one is missing), nobody's access can be checked for it.
+        """
+        return self.user_id is not None and self.last_edited_by_id == self.user_id
+
+    @property
     def is_issue_update(self) -> bool:
         return self.object_kind == "issue" and self.action == "update"
 

@@ -11,6 +11,10 @@ Status = Literal["applied", "refused", "acknowledged", "unticked", "skipped"]
 NO_LONGER_TICKED = "the box was no longer ticked when the bot read the issue; nothing was done"
 UNTICK_NOTE = "no flag was changed"
 RETRY_HINT = "fix the command in the issue if needed, then tick the box again"
+UNCONFIRMED_EDITOR = (
+    "the event's author could not be confirmed: GitLab sent it as from {user}, but the edit's "
+    "last editor is {editor}; nothing was run"
+)
 
 
 @dataclass(frozen=True)
