@@ -18,8 +18,9 @@ with the gunicorn options `rollout-bot serve` uses (access log on stdout,
   JSON, classify including the rollout-issue lookup, inbox insert, 202).
 
 The load is ``wrk`` (``bench/webhook_ack/post.lua``): 2 threads, 16 connections,
-every request an 8 KB Issue Hook (the documentation example with a task-list
-description whose ``changes.description`` differs) with a unique
+every request an 8 KB Issue Hook (the project's task-ticked fixture,
+``tests/fixtures/gitlab/webhooks/issue_hook_task_ticked.json``, its task list grown to
+size, ``changes.description`` differing in one box) with a unique
 ``Idempotency-Key``, so every delivery is new and must be stored. gunicorn's sync
 worker closes the connection after each answer, so wrk reconnects for every
 request; wrk and the servers share the 2 cores, the same for every contender.
@@ -73,11 +74,9 @@ REPO = Path(__file__).resolve().parent.parent
 HELPERS = Path(__file__).resolve().parent / "webhook_ack"
 LUA_SCRIPT = HELPERS / "post.lua"
 BIN = Path(sys.executable).parent
-HOOK_SAMPLE = Path("/work/shared/data/gitlab/webhooks/issue_hook.json")
+HOOK_SAMPLE = REPO / "tests" / "fixtures" / "gitlab" / "webhooks" / "issue_hook_task_ticked.json"
 
 SECRET = "bench-webhook-secret"
-PROJECT_ID = 1
-ISSUE_IID = 23
 BODY_BYTES = 8 * 1024
 
 CONTENDERS = ("ceiling", "anchor", "ours")
@@ -203,12 +202,14 @@ def task_list(lines: int, ticked: int | None, notes: int) -> str:
     return text
 
 
+def hook_sample() -> dict[str, Any]:
+    sample: dict[str, Any] = json.loads(HOOK_SAMPLE.read_text(encoding="utf-8"))
+    return sample
+
+
 def issue_hook_payload(lines: int, notes: int) -> bytes:
-    sample = json.loads(HOOK_SAMPLE.read_text(encoding="utf-8"))
-    sample["project"]["id"] = PROJECT_ID
+    sample = hook_sample()
     attributes = sample["object_attributes"]
-    attributes["iid"] = ISSUE_IID
-    attributes["action"] = "update"
     previous, current = task_list(lines, None, notes), task_list(lines, 0, notes)
     attributes["description"] = current
     sample["changes"]["description"] = {"previous": previous, "current": current}
@@ -216,7 +217,7 @@ def issue_hook_payload(lines: int, notes: int) -> bytes:
 
 
 def issue_hook_body(target: int = BODY_BYTES) -> bytes:
-    """The documentation's Issue Hook as a description update of a rollout issue.
+    """The project's task-ticked Issue Hook, its description grown to about target.
 
     Ticking the first box is the change; task-list lines, then a notes paragraph
     (the description appears three times) bring the compact JSON to about target.
@@ -253,16 +254,17 @@ def prepare_ours(directory: Path) -> Path:
 
     path = directory / "ours-template.sqlite3"
     url = f"sqlite:///{path}"
+    sample = hook_sample()  # the deliveries are about this issue
     database.upgrade(url)
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(
                 sa.insert(rollout_issues).values(
-                    project_id=PROJECT_ID,
-                    issue_iid=ISSUE_IID,
+                    project_id=sample["project"]["id"],
+                    issue_iid=sample["object_attributes"]["iid"],
                     flag="product_intelligence_database_event_tracking",
-                    web_url=f"http://example.com/gitlabhq/gitlab-test/-/issues/{ISSUE_IID}",
+                    web_url=sample["object_attributes"]["url"],
                     created_at=sa.func.now(),
                 )
             )

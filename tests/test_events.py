@@ -1,7 +1,9 @@
 """Verifying, parsing and classifying deliveries (webhook.verification, .payload, .classify).
 
-The payloads are the documented examples in ../shared/data/gitlab/webhooks/ (see its
-README), read at test time; the headers are the ones that README documents.
+The deliveries are this project's fixtures (tests/fixtures/gitlab/webhooks/, shaped like
+GitLab's documented payloads and headers). The checks that should hold for any GitLab
+delivery are functions taking a ``Deliveries``, so that ./scripts/conformance runs them on
+GitLab's documented examples as well (conformance/test_gitlab_webhooks.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
+from tests.fixtures.gitlab import WEBHOOKS, Deliveries
 from webhook import classify as classify_module
 from webhook import verification
 from webhook.classify import (
@@ -73,59 +75,42 @@ from webhook.verification import (
     Verification,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PAYLOADS = REPO_ROOT / ".." / "shared" / "data" / "gitlab" / "webhooks"
+# File names every Deliveries has (ours and GitLab's documented examples alike).
+OPENED = "issue_hook.json"
+TICKED_NAME = "issue_hook_task_ticked.json"
+NOTE = "note_hook_issue.json"
+MERGE_REQUEST = "merge_request_hook.json"
+PIPELINE = "pipeline_hook.json"
 
-# X-Gitlab-Event per payload file, as the README (from webhook_events.md) gives them.
-KIND_OF = {
-    "issue_hook.json": "Issue Hook",
-    "issue_hook_task_ticked.json": "Issue Hook",
-    "note_hook_issue.json": "Note Hook",
-    "merge_request_hook.json": "Merge Request Hook",
-    "pipeline_hook.json": "Pipeline Hook",
-}
-
-TOKEN = "my-secret-token"
-DOC_HEADERS = {
-    "Content-Type": "application/json",
-    "User-Agent": "GitLab/15.5.0-pre",
-    "X-Gitlab-Event": "Issue Hook",
-    "X-Gitlab-Token": TOKEN,
-    "X-Gitlab-Instance": "https://gitlab.com",
-    "X-Gitlab-Webhook-UUID": "02affd2d-2cba-4033-917d-ec22d5dc4b38",
-    "X-Gitlab-Event-UUID": "13792a34-cac6-4fda-95a8-c58e00a3954e",
-    "Idempotency-Key": "f5e5f430-f57b-4e6e-9fac-d9128cd7232f",
-}
+TOKEN = WEBHOOKS.token
+HEADERS = WEBHOOKS.headers
 SIGNING_SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 MSG_ID = "f5e5f430-f57b-4e6e-9fac-d9128cd7232f"
 VERIFY = Verification(secret_token=TOKEN)
 
 
 def body_of(name: str) -> bytes:
-    return (PAYLOADS / name).read_bytes()
+    return WEBHOOKS.body(name)
 
 
 def payload_of(name: str) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(body_of(name))
-    return payload
+    return WEBHOOKS.payload(name)
 
 
 def headers_for(name: str, **changes: str | None) -> dict[str, str]:
-    """The documented headers for a payload file; a None value drops that header."""
-    headers = {**DOC_HEADERS, "X-Gitlab-Event": KIND_OF[name]}
-    for key, value in changes.items():
-        header = key.replace("_", "-")
-        if value is None:
-            headers.pop(header)
-        else:
-            headers[header] = value
-    return headers
+    """Our headers for a fixture; a None value drops that header."""
+    return WEBHOOKS.headers_for(name, **changes)
 
 
-def event_of(name: str, payload: dict[str, Any] | None = None, kind: str | None = None) -> Event:
+def event_of(
+    name: str,
+    payload: dict[str, Any] | None = None,
+    kind: str | None = None,
+    samples: Deliveries = WEBHOOKS,
+) -> Event:
     return Event(
-        kind=kind or KIND_OF[name],
-        payload=payload_of(name) if payload is None else payload,
+        kind=kind or samples.kind_of[name],
+        payload=samples.payload(name) if payload is None else payload,
         delivery_key="test",
     )
 
@@ -141,23 +126,34 @@ def rejected(
 # --- a good delivery -------------------------------------------------------------------
 
 
-def test_accepts_the_documented_delivery() -> None:
-    body = body_of("issue_hook_task_ticked.json")
-    event = Event.from_http(headers_for("issue_hook_task_ticked.json"), body, verification=VERIFY)
+def check_accepts_the_delivery(samples: Deliveries) -> None:
+    """A ticked box, with every header GitLab sends, is accepted and read as sent."""
+    body = samples.body(TICKED_NAME)
+    verify = Verification(secret_token=samples.token)
+    event = Event.from_http(samples.headers_for(TICKED_NAME), body, verification=verify)
     assert event.kind == "Issue Hook"
     assert event.object_kind == "issue"
     assert event.payload == json.loads(body)
-    assert event.delivery_key == DOC_HEADERS["Idempotency-Key"]
-    assert event.event_uuid == DOC_HEADERS["X-Gitlab-Event-UUID"]
-    assert event.webhook_uuid == DOC_HEADERS["X-Gitlab-Webhook-UUID"]
+    assert event.delivery_key == samples.headers["Idempotency-Key"]
+    assert event.event_uuid == samples.headers["X-Gitlab-Event-UUID"]
+    assert event.webhook_uuid == samples.headers["X-Gitlab-Webhook-UUID"]
     assert event.instance == "https://gitlab.com"
 
 
-@pytest.mark.parametrize("name", sorted(KIND_OF))
-def test_accepts_every_documented_payload(name: str) -> None:
-    event = Event.from_http(headers_for(name), body_of(name), verification=VERIFY)
-    assert event.kind == KIND_OF[name]
-    assert event.payload == payload_of(name)
+def check_accepts_the_payload(samples: Deliveries, name: str) -> None:
+    verify = Verification(secret_token=samples.token)
+    event = Event.from_http(samples.headers_for(name), samples.body(name), verification=verify)
+    assert event.kind == samples.kind_of[name]
+    assert event.payload == samples.payload(name)
+
+
+def test_accepts_the_delivery() -> None:
+    check_accepts_the_delivery(WEBHOOKS)
+
+
+@pytest.mark.parametrize("name", WEBHOOKS.names)
+def test_accepts_every_fixture(name: str) -> None:
+    check_accepts_the_payload(WEBHOOKS, name)
 
 
 @pytest.mark.parametrize("case", [str.lower, str.upper])
@@ -165,7 +161,7 @@ def test_header_names_in_any_case(case: Callable[[str], str]) -> None:
     headers = {case(name): value for name, value in headers_for("issue_hook.json").items()}
     event = Event.from_http(headers, body_of("issue_hook.json"), verification=VERIFY)
     assert event.kind == "Issue Hook"
-    assert event.delivery_key == DOC_HEADERS["Idempotency-Key"]
+    assert event.delivery_key == HEADERS["Idempotency-Key"]
 
 
 def test_optional_headers_absent_read_as_none() -> None:
@@ -626,7 +622,7 @@ def test_delivery_key_precedence() -> None:
     legacy = headers_for("issue_hook.json")
     assert (
         Event.from_http(legacy, body, verification=VERIFY).delivery_key
-        == (DOC_HEADERS["Idempotency-Key"])
+        == (HEADERS["Idempotency-Key"])
     )
 
     neither = headers_for("issue_hook.json", Idempotency_Key=None)
@@ -636,7 +632,7 @@ def test_delivery_key_precedence() -> None:
     empty = {**headers_for("issue_hook.json"), "webhook-id": ""}
     assert (
         Event.from_http(empty, body, verification=VERIFY).delivery_key
-        == (DOC_HEADERS["Idempotency-Key"])
+        == (HEADERS["Idempotency-Key"])
     )
 
 
@@ -654,77 +650,28 @@ def test_body_hash_key_tells_bodies_apart() -> None:
     assert first.delivery_key == again.delivery_key != other.delivery_key
 
 
-# --- accessors on every documented payload ----------------------------------------------
+# --- accessors on every fixture ----------------------------------------------------------
 
-TICKED = payload_of("issue_hook_task_ticked.json")["changes"]["description"]
+TICKED = payload_of(TICKED_NAME)["changes"]["description"]
+OPENED_DESCRIPTION = payload_of(OPENED)["object_attributes"]["description"]
+FLAG = "product_intelligence_database_event_tracking"
+PROJECT = {"project_id": 278964, "project_path": "gitlab-org/gitlab"}
+BOT = {"user_id": 13527466, "username": "rollout_bot"}
+DRI = {"user_id": 7212547, "username": "nbelokolodov"}
+PM = {"user_id": 2537129, "username": "alinamihaila"}
+ROLLOUT_ISSUE_IID = 368976
+COMMENT = (
+    "Enabled on dev, staging and staging-ref. The `database_event_create` events for "
+    "`group_stages` show up in the staging collector."
+)
+ENABLE_NON_PRODUCTION = f"/chatops run feature set {FLAG} true --dev --staging --staging-ref"
 
-ACCESSORS = {
-    "issue_hook.json": {
-        "object_kind": "issue",
-        "project_id": 1,
-        "project_path": "gitlabhq/gitlab-test",
-        "user_id": 1,
-        "username": "root",
-        "issue_iid": 23,
-        "action": "open",
-        "description_change": None,
-        "note_body": None,
-        "chatops_command": None,
-        "is_issue_update": False,
-        "is_issue_note": False,
-        "is_system_note": False,
-    },
-    "issue_hook_task_ticked.json": {
-        "object_kind": "issue",
-        "project_id": 1,
-        "project_path": "gitlabhq/gitlab-test",
-        "user_id": 1,
-        "username": "root",
-        "issue_iid": 23,
-        "action": "update",
-        "description_change": (TICKED["previous"], TICKED["current"]),
-        "note_body": None,
-        "chatops_command": None,
-        "is_issue_update": True,
-        "is_issue_note": False,
-        "is_system_note": False,
-    },
-    "note_hook_issue.json": {
-        "object_kind": "note",
-        "project_id": 5,
-        "project_path": "gitlab-org/gitlab-test",
-        "user_id": 1,
-        "username": "root",
-        "issue_iid": 17,
-        "action": "create",
-        "description_change": None,
-        "note_body": "Hello world",
-        "chatops_command": None,
-        "is_issue_update": False,
-        "is_issue_note": True,
-        "is_system_note": False,
-    },
-    "merge_request_hook.json": {
-        "object_kind": "merge_request",
-        "project_id": 1,
-        "project_path": "gitlabhq/gitlab-test",
-        "user_id": 1,
-        "username": "root",
-        "issue_iid": None,  # object_attributes.iid is the merge request's
-        "action": "open",
-        "description_change": None,
-        "note_body": None,
-        "chatops_command": None,
-        "is_issue_update": False,
-        "is_issue_note": False,
-        "is_system_note": False,
-    },
-    "pipeline_hook.json": {
-        "object_kind": "pipeline",
-        "project_id": 1,
-        "project_path": "gitlab-org/gitlab-test",
-        "user_id": 1,
-        "username": "root",
+
+def _accessors(object_kind: str, **values: Any) -> dict[str, Any]:
+    """What every accessor answers; unnamed ones answer as for an event they do not fit."""
+    return {
+        "object_kind": object_kind,
+        **PROJECT,
         "issue_iid": None,
         "action": None,
         "description_change": None,
@@ -733,34 +680,106 @@ ACCESSORS = {
         "is_issue_update": False,
         "is_issue_note": False,
         "is_system_note": False,
-    },
-}
-ACCESSOR_NAMES = sorted(ACCESSORS["issue_hook.json"])
+        **values,
+    }
 
 
-def test_every_payload_file_is_covered() -> None:
-    assert sorted(p.name for p in PAYLOADS.glob("*.json")) == sorted(ACCESSORS) == sorted(KIND_OF)
-
-
-@pytest.mark.parametrize("name", sorted(ACCESSORS))
-def test_accessors_on_documented_payloads(name: str) -> None:
-    event = Event.from_http(headers_for(name), body_of(name), verification=VERIFY)
-    assert {attr: getattr(event, attr) for attr in ACCESSOR_NAMES} == ACCESSORS[name]
-
-
-def test_description_change_null_side_reads_as_empty() -> None:
-    payload = payload_of("issue_hook_task_ticked.json")
-    payload["changes"]["description"]["previous"] = None
-    assert event_of("issue_hook_task_ticked.json", payload).description_change == (
-        "",
-        TICKED["current"],
+def _ticked(**values: Any) -> dict[str, Any]:
+    return _accessors(
+        "issue",
+        **DRI,
+        issue_iid=ROLLOUT_ISSUE_IID,
+        action="update",
+        description_change=(TICKED["previous"], TICKED["current"]),
+        is_issue_update=True,
+        **values,
     )
 
 
-def test_note_top_level_project_id_is_the_fallback() -> None:
-    payload = payload_of("note_hook_issue.json")
+def _issue_note(note: str, command: str | None, **who: Any) -> dict[str, Any]:
+    return _accessors(
+        "note",
+        **who,
+        issue_iid=ROLLOUT_ISSUE_IID,
+        action="create",
+        note_body=note,
+        chatops_command=command,
+        is_issue_note=True,
+    )
+
+
+ACCESSORS = {
+    # GitLab reports an opened issue's fields as changed from null: the description too.
+    OPENED: _accessors(
+        "issue",
+        **BOT,
+        issue_iid=ROLLOUT_ISSUE_IID,
+        action="open",
+        description_change=("", OPENED_DESCRIPTION),
+    ),
+    "issue_hook_relabelled.json": _accessors(
+        "issue", **PM, issue_iid=ROLLOUT_ISSUE_IID, action="update", is_issue_update=True
+    ),
+    TICKED_NAME: _ticked(),
+    "confidential_issue_hook_task_ticked.json": _ticked(),
+    NOTE: _issue_note(COMMENT, None, **DRI),
+    "note_hook_issue_chatops.json": _issue_note(
+        f"/chatops run feature get {FLAG}\nChecking before the production step.",
+        f"/chatops run feature get {FLAG}",
+        **PM,
+    ),
+    "confidential_note_hook_issue.json": _issue_note(
+        ENABLE_NON_PRODUCTION, ENABLE_NON_PRODUCTION, **DRI
+    ),
+    # Comments elsewhere name no issue, and their text is not a command for the bot.
+    "note_hook_merge_request.json": _accessors("note", **DRI, action="create"),
+    "note_hook_commit.json": _accessors("note", **DRI, action="create"),
+    "note_hook_snippet.json": _accessors("note", **DRI, action="create"),
+    MERGE_REQUEST: _accessors("merge_request", **DRI, action="update"),
+    PIPELINE: _accessors("pipeline", **BOT),
+}
+ACCESSOR_NAMES = sorted(ACCESSORS[OPENED])
+
+
+def check_accessors(samples: Deliveries, name: str, expected: dict[str, Any]) -> None:
+    verify = Verification(secret_token=samples.token)
+    event = Event.from_http(samples.headers_for(name), samples.body(name), verification=verify)
+    assert {attr: getattr(event, attr) for attr in ACCESSOR_NAMES} == expected
+
+
+def check_null_description_side_reads_as_empty(samples: Deliveries) -> None:
+    payload = samples.payload(TICKED_NAME)
+    current = payload["changes"]["description"]["current"]
+    payload["changes"]["description"]["previous"] = None
+    event = event_of(TICKED_NAME, payload, samples=samples)
+    assert event.description_change == ("", current)
+
+
+def check_note_project_id_fallback(samples: Deliveries) -> None:
+    """Without `project`, a note's top-level `project_id` names the project."""
+    payload = samples.payload(NOTE)
+    expected = payload["project_id"]
+    assert expected == payload["project"]["id"]
     del payload["project"]
-    assert event_of("note_hook_issue.json", payload).project_id == 5
+    assert event_of(NOTE, payload, samples=samples).project_id == expected
+
+
+def test_every_fixture_is_covered() -> None:
+    on_disk = sorted(path.name for path in WEBHOOKS.folder.glob("*.json"))
+    assert on_disk == sorted(ACCESSORS) == WEBHOOKS.names
+
+
+@pytest.mark.parametrize("name", sorted(ACCESSORS))
+def test_accessors_on_every_fixture(name: str) -> None:
+    check_accessors(WEBHOOKS, name, ACCESSORS[name])
+
+
+def test_description_change_null_side_reads_as_empty() -> None:
+    check_null_description_side_reads_as_empty(WEBHOOKS)
+
+
+def test_note_top_level_project_id_is_the_fallback() -> None:
+    check_note_project_id_fallback(WEBHOOKS)
 
 
 ALL_REASONS = {
@@ -905,9 +924,9 @@ def test_handled_kinds() -> None:
     }
 
 
-def _with(name: str, *changes: tuple[tuple[str, ...], Any]) -> dict[str, Any]:
-    """A documented payload with values set (or, for the value ..., removed) at paths."""
-    payload = copy.deepcopy(payload_of(name))
+def _with(samples: Deliveries, name: str, *changes: tuple[tuple[str, ...], Any]) -> dict[str, Any]:
+    """A payload with values set (or, for the value ..., removed) at paths."""
+    payload = copy.deepcopy(samples.payload(name))
     for path, value in changes:
         target = payload
         for key in path[:-1]:
@@ -919,79 +938,128 @@ def _with(name: str, *changes: tuple[tuple[str, ...], Any]) -> dict[str, Any]:
     return payload
 
 
-def _note(text: str, *changes: tuple[tuple[str, ...], Any]) -> dict[str, Any]:
-    return _with("note_hook_issue.json", (("object_attributes", "note"), text), *changes)
-
-
 COMMAND = "/chatops run feature set my_flag true --dev --staging --staging-ref"
-TICKED_NAME = "issue_hook_task_ticked.json"
 
-CLASSIFY_CASES = [
-    # (id, file, kind override, payload override, classify kwargs, queue, reason)
-    ("ticked", TICKED_NAME, None, None, {}, True, QUEUED_DESCRIPTION_CHANGE),
-    ("confidential-issue", TICKED_NAME, "Confidential Issue Hook", None, {}, True,
-     QUEUED_DESCRIPTION_CHANGE),
-    ("watched-project", TICKED_NAME, None, None, {"project_ids": {1}}, True,
-     QUEUED_DESCRIPTION_CHANGE),
-    ("other-project", TICKED_NAME, None, None, {"project_ids": {99}}, False,
-     IGNORED_OTHER_PROJECT),
-    ("no-project", TICKED_NAME, None, _with(TICKED_NAME, (("project",), ...)),
-     {"project_ids": {1}}, False, IGNORED_OTHER_PROJECT),
-    ("bot-ticked", TICKED_NAME, None, None, {"bot_user_id": 1}, False, IGNORED_OWN_EVENT),
-    ("no-user", TICKED_NAME, None, _with(TICKED_NAME, (("user",), ...)), {}, False,
-     IGNORED_NO_ACTOR),
-    ("opened", "issue_hook.json", None, None, {}, False, IGNORED_NOT_AN_UPDATE),
-    ("no-description-change", TICKED_NAME, None,
-     _with(TICKED_NAME, (("changes", "description"), ...)), {}, False,
-     IGNORED_NO_DESCRIPTION_CHANGE),
-    ("same-description", TICKED_NAME, None,
-     _with(TICKED_NAME, (("changes", "description", "previous"), TICKED["current"])), {},
-     False, IGNORED_NO_DESCRIPTION_CHANGE),
-    ("work-item", TICKED_NAME, None, _with(TICKED_NAME, (("object_kind",), "work_item")), {},
-     False, IGNORED_NOT_AN_ISSUE),
-    ("no-iid", TICKED_NAME, None, _with(TICKED_NAME, (("object_attributes", "iid"), ...)), {},
-     False, IGNORED_NO_ISSUE),
-    ("merge-request", "merge_request_hook.json", None, None, {}, False,
-     IGNORED_UNHANDLED_KIND),
-    ("pipeline", "pipeline_hook.json", None, None, {}, False, IGNORED_UNHANDLED_KIND),
-    ("no-kind-header", TICKED_NAME, "", None, {}, False, IGNORED_UNHANDLED_KIND),
-    ("command", "note_hook_issue.json", None, _note(COMMAND), {}, True,
-     QUEUED_CHATOPS_COMMAND),
-    ("command-then-text", "note_hook_issue.json", None, _note(COMMAND + "\nplease"), {}, True,
-     QUEUED_CHATOPS_COMMAND),
-    ("command-crlf", "note_hook_issue.json", None, _note(COMMAND + "\r\nthanks"), {}, True,
-     QUEUED_CHATOPS_COMMAND),
-    ("command-in-backticks", "note_hook_issue.json", None, _note(f"`{COMMAND}`"), {}, True,
-     QUEUED_CHATOPS_COMMAND),
-    ("confidential-note", "note_hook_issue.json", "Confidential Note Hook", _note(COMMAND), {},
-     True, QUEUED_CHATOPS_COMMAND),
-    ("note-without-action", "note_hook_issue.json", None,
-     _note(COMMAND, (("object_attributes", "action"), ...)), {}, True, QUEUED_CHATOPS_COMMAND),
-    ("hello-world", "note_hook_issue.json", None, None, {}, False, IGNORED_NOT_A_COMMAND),
-    ("command-on-second-line", "note_hook_issue.json", None, _note("see:\n" + COMMAND), {},
-     False, IGNORED_NOT_A_COMMAND),
-    ("bare-prefix", "note_hook_issue.json", None, _note("/chatops run"), {}, False,
-     IGNORED_NOT_A_COMMAND),
-    ("edited-note", "note_hook_issue.json", None,
-     _note(COMMAND, (("object_attributes", "action"), "update")), {}, False,
-     IGNORED_NOTE_EDITED),
-    ("system-note", "note_hook_issue.json", None,
-     _note(COMMAND, (("object_attributes", "system"), True)), {}, False, IGNORED_SYSTEM_NOTE),
-    ("note-on-mr", "note_hook_issue.json", None,
-     _note(COMMAND, (("object_attributes", "noteable_type"), "MergeRequest")), {}, False,
-     IGNORED_NOT_ON_ISSUE),
-    ("bot-comment", "note_hook_issue.json", None, _note(COMMAND), {"bot_user_id": 1}, False,
-     IGNORED_OWN_EVENT),
-    ("note-other-project", "note_hook_issue.json", None, _note(COMMAND), {"project_ids": {1}},
-     False, IGNORED_OTHER_PROJECT),
-    ("note-no-issue", "note_hook_issue.json", None, _note(COMMAND, (("issue",), ...)), {},
-     False, IGNORED_NO_ISSUE),
-]  # fmt: skip
+
+def classify_cases(samples: Deliveries) -> list[Any]:
+    """The classify table over an opened issue, a ticked box, a comment that runs nothing,
+    a merge request and a pipeline, each changed where a case needs it.
+
+    Ids (project, actor) are read from the payloads, so the same table runs on our
+    fixtures and on GitLab's documented examples.
+    """
+    ticked = samples.payload(TICKED_NAME)
+    project = ticked["project"]["id"]
+    actor = ticked["user"]["id"]
+    note_project = samples.payload(NOTE)["project"]["id"]
+    note_actor = samples.payload(NOTE)["user"]["id"]
+
+    def with_(name: str, *changes: tuple[tuple[str, ...], Any]) -> dict[str, Any]:
+        return _with(samples, name, *changes)
+
+    def note(text: str, *changes: tuple[tuple[str, ...], Any]) -> dict[str, Any]:
+        return with_(NOTE, (("object_attributes", "note"), text), *changes)
+
+    cases = [
+        # (id, file, kind override, payload override, classify kwargs, queue, reason)
+        ("ticked", TICKED_NAME, None, None, {}, True, QUEUED_DESCRIPTION_CHANGE),
+        ("confidential-issue", TICKED_NAME, "Confidential Issue Hook", None, {}, True,
+         QUEUED_DESCRIPTION_CHANGE),
+        ("watched-project", TICKED_NAME, None, None, {"project_ids": {project}}, True,
+         QUEUED_DESCRIPTION_CHANGE),
+        ("other-project", TICKED_NAME, None, None, {"project_ids": {project + 1}}, False,
+         IGNORED_OTHER_PROJECT),
+        ("no-project", TICKED_NAME, None, with_(TICKED_NAME, (("project",), ...)),
+         {"project_ids": {project}}, False, IGNORED_OTHER_PROJECT),
+        ("bot-ticked", TICKED_NAME, None, None, {"bot_user_id": actor}, False,
+         IGNORED_OWN_EVENT),
+        ("no-user", TICKED_NAME, None, with_(TICKED_NAME, (("user",), ...)), {}, False,
+         IGNORED_NO_ACTOR),
+        ("opened", OPENED, None, None, {}, False, IGNORED_NOT_AN_UPDATE),
+        ("no-description-change", TICKED_NAME, None,
+         with_(TICKED_NAME, (("changes", "description"), ...)), {}, False,
+         IGNORED_NO_DESCRIPTION_CHANGE),
+        ("same-description", TICKED_NAME, None,
+         with_(TICKED_NAME, (("changes", "description", "previous"),
+                             ticked["changes"]["description"]["current"])), {},
+         False, IGNORED_NO_DESCRIPTION_CHANGE),
+        ("work-item", TICKED_NAME, None, with_(TICKED_NAME, (("object_kind",), "work_item")),
+         {}, False, IGNORED_NOT_AN_ISSUE),
+        ("no-iid", TICKED_NAME, None, with_(TICKED_NAME, (("object_attributes", "iid"), ...)),
+         {}, False, IGNORED_NO_ISSUE),
+        ("merge-request", MERGE_REQUEST, None, None, {}, False, IGNORED_UNHANDLED_KIND),
+        ("pipeline", PIPELINE, None, None, {}, False, IGNORED_UNHANDLED_KIND),
+        ("no-kind-header", TICKED_NAME, "", None, {}, False, IGNORED_UNHANDLED_KIND),
+        ("command", NOTE, None, note(COMMAND), {}, True, QUEUED_CHATOPS_COMMAND),
+        ("command-then-text", NOTE, None, note(COMMAND + "\nplease"), {}, True,
+         QUEUED_CHATOPS_COMMAND),
+        ("command-crlf", NOTE, None, note(COMMAND + "\r\nthanks"), {}, True,
+         QUEUED_CHATOPS_COMMAND),
+        ("command-in-backticks", NOTE, None, note(f"`{COMMAND}`"), {}, True,
+         QUEUED_CHATOPS_COMMAND),
+        ("confidential-note", NOTE, "Confidential Note Hook", note(COMMAND), {}, True,
+         QUEUED_CHATOPS_COMMAND),
+        ("note-without-action", NOTE, None,
+         note(COMMAND, (("object_attributes", "action"), ...)), {}, True,
+         QUEUED_CHATOPS_COMMAND),
+        ("plain-comment", NOTE, None, None, {}, False, IGNORED_NOT_A_COMMAND),
+        ("command-on-second-line", NOTE, None, note("see:\n" + COMMAND), {}, False,
+         IGNORED_NOT_A_COMMAND),
+        ("bare-prefix", NOTE, None, note("/chatops run"), {}, False, IGNORED_NOT_A_COMMAND),
+        ("edited-note", NOTE, None, note(COMMAND, (("object_attributes", "action"), "update")),
+         {}, False, IGNORED_NOTE_EDITED),
+        ("system-note", NOTE, None, note(COMMAND, (("object_attributes", "system"), True)), {},
+         False, IGNORED_SYSTEM_NOTE),
+        ("note-on-mr", NOTE, None,
+         note(COMMAND, (("object_attributes", "noteable_type"), "MergeRequest")), {}, False,
+         IGNORED_NOT_ON_ISSUE),
+        ("bot-comment", NOTE, None, note(COMMAND), {"bot_user_id": note_actor}, False,
+         IGNORED_OWN_EVENT),
+        ("note-other-project", NOTE, None, note(COMMAND), {"project_ids": {note_project + 1}},
+         False, IGNORED_OTHER_PROJECT),
+        ("note-no-issue", NOTE, None, note(COMMAND, (("issue",), ...)), {}, False,
+         IGNORED_NO_ISSUE),
+    ]  # fmt: skip
+    return [pytest.param(*case[1:], id=case[0]) for case in cases]
+
+
+# Our own fixtures for what the table above makes by changing a payload, and more.
+FIXTURE_CASES = [
+    pytest.param(name, None, None, {}, queue, reason, id=name.removesuffix(".json"))
+    for name, queue, reason in [
+        ("issue_hook_relabelled.json", False, IGNORED_NO_DESCRIPTION_CHANGE),
+        ("confidential_issue_hook_task_ticked.json", True, QUEUED_DESCRIPTION_CHANGE),
+        ("note_hook_issue_chatops.json", True, QUEUED_CHATOPS_COMMAND),
+        ("confidential_note_hook_issue.json", True, QUEUED_CHATOPS_COMMAND),
+        ("note_hook_merge_request.json", False, IGNORED_NOT_ON_ISSUE),
+        ("note_hook_commit.json", False, IGNORED_NOT_ON_ISSUE),
+        ("note_hook_snippet.json", False, IGNORED_NOT_ON_ISSUE),
+    ]
+]
+
+
+def check_classify(
+    samples: Deliveries,
+    name: str,
+    kind: str | None,
+    payload: dict[str, Any] | None,
+    kwargs: dict[str, Any],
+    queue: bool,
+    reason: str,
+) -> None:
+    event = Event(
+        kind=samples.kind_of[name] if kind is None else (kind or None),
+        payload=samples.payload(name) if payload is None else payload,
+        delivery_key="k",
+    )
+    decision = classify(event, **{"project_ids": None, "bot_user_id": 42, **kwargs})
+    assert decision == Decision(queue, reason)
+    assert decision.status == (202 if queue else 200)
 
 
 @pytest.mark.parametrize(
     ("name", "kind", "payload", "kwargs", "queue", "reason"),
-    [pytest.param(*case[1:], id=case[0]) for case in CLASSIFY_CASES],
+    classify_cases(WEBHOOKS) + FIXTURE_CASES,
 )
 def test_classify(
     name: str,
@@ -1001,25 +1069,16 @@ def test_classify(
     queue: bool,
     reason: str,
 ) -> None:
-    event = Event(
-        kind=KIND_OF[name] if kind is None else (kind or None),
-        payload=payload_of(name) if payload is None else payload,
-        delivery_key="k",
-    )
-    decision = classify(event, **{"project_ids": None, "bot_user_id": 42, **kwargs})
-    assert decision == Decision(queue, reason)
-    assert decision.status == (202 if queue else 200)
+    check_classify(WEBHOOKS, name, kind, payload, kwargs, queue, reason)
 
 
-@pytest.mark.parametrize(
-    ("name", "payload", "expected_call"),
-    [
-        (TICKED_NAME, None, (1, 23)),
-        ("note_hook_issue.json", _note(COMMAND), (5, 17)),
-    ],
-)
-def test_classify_asks_whether_it_is_a_rollout_issue(
-    name: str, payload: dict[str, Any] | None, expected_call: tuple[int, int]
+def test_every_fixture_has_a_classify_case() -> None:
+    names = {case.values[0] for case in classify_cases(WEBHOOKS) + FIXTURE_CASES}
+    assert names == set(WEBHOOKS.names)
+
+
+def check_asks_whether_it_is_a_rollout_issue(
+    samples: Deliveries, name: str, payload: dict[str, Any] | None, expected_call: tuple[int, int]
 ) -> None:
     asked: list[tuple[int, int]] = []
 
@@ -1030,7 +1089,7 @@ def test_classify_asks_whether_it_is_a_rollout_issue(
 
         return is_rollout_issue
 
-    event = event_of(name, payload)
+    event = event_of(name, payload, samples=samples)
     yes = classify(event, project_ids=None, bot_user_id=None, is_rollout_issue=rollout_issues(True))
     no = classify(event, project_ids=None, bot_user_id=None, is_rollout_issue=rollout_issues(False))
     assert yes.queue and not no.queue
@@ -1038,12 +1097,26 @@ def test_classify_asks_whether_it_is_a_rollout_issue(
     assert asked == [expected_call, expected_call]
 
 
-def test_classify_does_not_ask_about_events_it_ignores() -> None:
+@pytest.mark.parametrize(
+    ("name", "payload", "expected_call"),
+    [
+        (TICKED_NAME, None, (278964, ROLLOUT_ISSUE_IID)),
+        (NOTE, _with(WEBHOOKS, NOTE, (("object_attributes", "note"), COMMAND)), (278964, 368976)),
+        ("note_hook_issue_chatops.json", None, (278964, 368976)),
+    ],
+)
+def test_classify_asks_whether_it_is_a_rollout_issue(
+    name: str, payload: dict[str, Any] | None, expected_call: tuple[int, int]
+) -> None:
+    check_asks_whether_it_is_a_rollout_issue(WEBHOOKS, name, payload, expected_call)
+
+
+def check_does_not_ask_about_events_it_ignores(samples: Deliveries) -> None:
     def must_not_be_called(project_id: int, issue_iid: int) -> bool:
         raise AssertionError("asked about an ignored event")
 
     decision = classify(
-        event_of("issue_hook.json"),
+        event_of(OPENED, samples=samples),
         project_ids=None,
         bot_user_id=None,
         is_rollout_issue=must_not_be_called,
@@ -1051,10 +1124,21 @@ def test_classify_does_not_ask_about_events_it_ignores() -> None:
     assert decision.reason == IGNORED_NOT_AN_UPDATE
 
 
-def test_end_to_end_ticked_box_is_queued() -> None:
-    event = Event.from_http(headers_for(TICKED_NAME), body_of(TICKED_NAME), verification=VERIFY)
-    decision = classify(event, project_ids={1}, bot_user_id=42)
+def test_classify_does_not_ask_about_events_it_ignores() -> None:
+    check_does_not_ask_about_events_it_ignores(WEBHOOKS)
+
+
+def check_ticked_box_is_queued(samples: Deliveries) -> None:
+    verify = Verification(secret_token=samples.token)
+    headers = samples.headers_for(TICKED_NAME)
+    event = Event.from_http(headers, samples.body(TICKED_NAME), verification=verify)
+    watched = {samples.payload(TICKED_NAME)["project"]["id"]}
+    decision = classify(event, project_ids=watched, bot_user_id=42)
     assert (decision.status, decision.reason) == (202, QUEUED_DESCRIPTION_CHANGE)
+
+
+def test_end_to_end_ticked_box_is_queued() -> None:
+    check_ticked_box_is_queued(WEBHOOKS)
 
 
 # Paths classify reads; the mutation test below hits them often, not only by chance.
@@ -1078,10 +1162,17 @@ READ_PATHS: list[tuple[str, ...]] = [
     ("changes", "description", "previous"),
     ("changes", "description", "current"),
 ]
-QUEUED_SAMPLES = {
-    "ticked-issue": ("Issue Hook", payload_of(TICKED_NAME)),
-    "chatops-note": ("Note Hook", _note(COMMAND)),
-}
+
+
+def queued_samples(samples: Deliveries) -> dict[str, tuple[str, dict[str, Any]]]:
+    """A ticked box and a chatops comment: payloads classify queues, to be broken."""
+    return {
+        "ticked-issue": ("Issue Hook", samples.payload(TICKED_NAME)),
+        "chatops-note": (
+            "Note Hook",
+            _with(samples, NOTE, (("object_attributes", "note"), COMMAND)),
+        ),
+    }
 
 
 def _all_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -1116,15 +1207,21 @@ def _replace(payload: dict[str, Any], path: tuple[Any, ...], value: Any) -> None
         parent[last] = None if value is ... else value
 
 
-@settings(max_examples=500, deadline=None)
-@given(data=st.data())
-def test_real_payloads_with_values_replaced_never_make_classify_raise(
-    data: st.DataObject,
-) -> None:
-    kind, original = QUEUED_SAMPLES[data.draw(st.sampled_from(sorted(QUEUED_SAMPLES)))]
+def break_and_exercise(data: st.DataObject, samples: Deliveries) -> None:
+    """Replace or remove values in a queued payload; classify must still answer."""
+    queued = queued_samples(samples)
+    kind, original = queued[data.draw(st.sampled_from(sorted(queued)))]
     payload = copy.deepcopy(original)
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(READ_PATHS) | st.sampled_from(_all_paths(payload)))
         _replace(payload, path, data.draw(st.just(...) | json_values))
     event = Event(kind=kind, payload=payload, delivery_key="k")
     _exercise(event, data.draw(st.booleans()))
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.data())
+def test_real_payloads_with_values_replaced_never_make_classify_raise(
+    data: st.DataObject,
+) -> None:
+    break_and_exercise(data, WEBHOOKS)

@@ -1,6 +1,8 @@
 """The fake GitLab, driven by python-gitlab over real HTTP on loopback.
 
-Shapes are checked against GitLab's documented examples in ../shared/data/gitlab/.
+Shapes are checked against this project's fixtures (tests/fixtures/gitlab/), which follow
+GitLab's documented examples; ./scripts/conformance runs the same shape checks against the
+documented examples themselves (conformance/test_gitlab_api.py, test_gitlab_webhooks.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gitlab
@@ -30,8 +31,8 @@ from tests.fake_gitlab import (
     User,
 )
 from tests.fake_gitlab.fixtures import fake_gitlab_fixture, hook_receiver_fixture  # noqa: F401
+from tests.fixtures.gitlab import fixture
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gitlab"
 HOOK_TOKEN = "s3cret-token"
 SIGNING_TOKEN = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 TASKS_BEFORE = "## Rollout Steps\n\n- [ ] Enable on staging.\n    - [ ] `/chatops run x`\n"
@@ -68,10 +69,6 @@ def error_body(exc: gitlab.GitlabError) -> Any:
     return json.loads(exc.response_body or b"null")
 
 
-def example(relative: str) -> Any:
-    return json.loads((DATA / relative).read_text())
-
-
 def missing_keys(expected: Any, actual: Any, path: str = "$") -> list[str]:
     """Keys of `expected` (recursively through objects) that `actual` lacks.
 
@@ -103,9 +100,8 @@ class World:
     outsider: User
 
 
-@pytest.fixture
-def world(fake_gitlab: FakeGitLab, hook_receiver: HookReceiver) -> World:
-    fake = fake_gitlab
+def make_world(fake: FakeGitLab, hook_receiver: HookReceiver) -> World:
+    """Users, a group and a project with members and a hook (for conformance/ as well)."""
     alice = fake.create_user("alice", name="Alice Liddell", public_email="alice@example.com")
     bob = fake.create_user("bob")
     bot = fake.create_user("rollout_bot", name="Rollout Bot")
@@ -118,6 +114,11 @@ def world(fake_gitlab: FakeGitLab, hook_receiver: HookReceiver) -> World:
     fake.add_member(project, bot, DEVELOPER)
     fake.add_hook(hook_receiver.url, token=HOOK_TOKEN)
     return World(fake, hook_receiver, group, project, alice, bob, bot, outsider)
+
+
+@pytest.fixture
+def world(fake_gitlab: FakeGitLab, hook_receiver: HookReceiver) -> World:
+    return make_world(fake_gitlab, hook_receiver)
 
 
 def client(fake: FakeGitLab, user: User | None, **options: Any) -> gitlab.Gitlab:
@@ -266,9 +267,9 @@ def test_members_inherit_from_ancestor_groups(world: World, gl: gitlab.Gitlab) -
     assert gl.groups.get(sub.id).members_all.get(world.alice.id).access_level == DEVELOPER
 
 
-def test_member_matches_documented_example(world: World, project: GlProject) -> None:
+def test_member_has_the_fixtures_keys(world: World, project: GlProject) -> None:
     member = project.members_all.get(world.alice.id).asdict()
-    assert missing_keys(example("api/project_member_all.json"), member) == []
+    assert missing_keys(fixture("api/project_member_all.json"), member) == []
 
 
 # -- issues ----------------------------------------------------------------------------
@@ -303,9 +304,9 @@ def test_issue_create_get_and_save(world: World, project: GlProject) -> None:
     assert (again.state, again.closed_at, again.asdict()["closed_by"]) == ("opened", None, None)
 
 
-def test_issue_matches_documented_example(project: GlProject) -> None:
+def test_issue_has_the_fixtures_keys(project: GlProject) -> None:
     issue = project.issues.create({"title": "Shape"})
-    assert missing_keys(example("api/project_issue.json"), issue.asdict()) == []
+    assert missing_keys(fixture("api/project_issue.json"), issue.asdict()) == []
     assert issue.created_at.endswith("Z") and "T" in issue.created_at
 
 
@@ -393,11 +394,11 @@ def test_notes_create_list_get_and_edit(world: World, project: GlProject) -> Non
     assert project.issues.get(issue.iid).user_notes_count == 5
 
 
-def test_note_matches_documented_examples(project: GlProject) -> None:
+def test_note_has_the_fixtures_keys(project: GlProject) -> None:
     note = project.issues.create({"title": "t"}).notes.create({"body": "hello"}).asdict()
-    assert missing_keys(example("api/issue_note.json"), note) == []
-    for documented in example("api/issue_notes.json"):
-        assert missing_keys(documented, note) == []
+    assert missing_keys(fixture("api/issue_note.json"), note) == []
+    for listed in fixture("api/issue_notes.json"):
+        assert missing_keys(listed, note) == []
 
 
 def test_only_the_author_may_edit_a_note(world: World, project: GlProject) -> None:
@@ -517,11 +518,16 @@ def test_note_delivers_note_hook(world: World, project: GlProject) -> None:
     assert world.fake.deliveries[-1].payload["object_attributes"]["action"] == "update"
 
 
-def test_issue_hook_contract(world: World, project: GlProject) -> None:
-    """Every Issue Hook carries the documented keys (issue_hook.json), recursively,
-    apart from `changes`, which GitLab fills with exactly the columns a save changed."""
-    documented = example("webhooks/issue_hook.json")
-    ticked = example("webhooks/issue_hook_task_ticked.json")
+def check_issue_hook_contract(
+    world: World,
+    project: GlProject,
+    shape: dict[str, Any],
+    relabel_changes: dict[str, Any],
+    tick_changes: dict[str, Any],
+) -> None:
+    """Every Issue Hook carries the keys of `shape`, recursively, apart from `changes`,
+    which GitLab fills with exactly the columns a save changed: a relabelling's and a
+    ticked box's hold at least the keys of `relabel_changes` and `tick_changes`."""
     issue = project.issues.create(
         {"title": "Rollout", "description": TASKS_BEFORE, "assignee_ids": [world.alice.id]}
     )
@@ -541,17 +547,27 @@ def test_issue_hook_contract(world: World, project: GlProject) -> None:
     ]
     for delivery in deliveries:
         payload = delivery.payload
-        assert missing_keys({**documented, "changes": {}}, payload) == []
+        assert missing_keys({**shape, "changes": {}}, payload) == []
         for key, change in payload["changes"].items():
             assert key in ISSUE_CHANGE_KEYS
             assert set(change) == {"previous", "current"}
     opened, relabelled, tick, close = (d.payload["changes"] for d in deliveries)
     assert set(opened) >= {"author_id", "created_at", "description", "id", "iid", "title"}
     assert all(change["previous"] is None for change in opened.values())
-    assert missing_keys(documented["changes"], relabelled) == []
-    assert missing_keys(ticked["changes"], tick) == []
+    assert missing_keys(relabel_changes, relabelled) == []
+    assert missing_keys(tick_changes, tick) == []
     assert "labels" not in tick  # unchanged labels are not reported
     assert set(close) == {"closed_at", "state_id", "updated_at", "updated_by_id"}
+
+
+def test_issue_hook_contract(world: World, project: GlProject) -> None:
+    check_issue_hook_contract(
+        world,
+        project,
+        fixture("webhooks/issue_hook.json"),
+        fixture("webhooks/issue_hook_relabelled.json")["changes"],
+        fixture("webhooks/issue_hook_task_ticked.json")["changes"],
+    )
 
 
 def test_unassigned_issue_hook_has_no_assignees_key(world: World) -> None:
@@ -560,8 +576,8 @@ def test_unassigned_issue_hook_has_no_assignees_key(world: World) -> None:
     assert "assignees" not in payload and "assignee" not in payload  # as GitLab builds it
 
 
-def test_note_hook_contract(world: World, project: GlProject) -> None:
-    documented = example("webhooks/note_hook_issue.json")
+def check_note_hook_contract(world: World, project: GlProject, shape: dict[str, Any]) -> None:
+    """Every Note Hook on an issue (created, edited, by anyone) carries the keys of `shape`."""
     issue = project.issues.create({"title": "Rollout", "labels": "rollout"})
     note = issue.notes.create({"body": "first"})
     note.body = "second"
@@ -570,7 +586,19 @@ def test_note_hook_contract(world: World, project: GlProject) -> None:
     notes = [d for d in world.fake.deliveries if d.event == "Note Hook"]
     assert len(notes) == 3
     for delivery in notes:
-        assert missing_keys(documented, delivery.payload) == []
+        assert missing_keys(shape, delivery.payload) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "note_hook_issue.json",
+        "note_hook_issue_chatops.json",
+        "confidential_note_hook_issue.json",
+    ],
+)
+def test_note_hook_contract(world: World, project: GlProject, name: str) -> None:
+    check_note_hook_contract(world, project, fixture(f"webhooks/{name}"))
 
 
 def test_recursion_detection_blocks_the_bots_own_edit(world: World, project: GlProject) -> None:
@@ -794,7 +822,7 @@ def test_features_api(world: World) -> None:
             "conditional",
             [{"key": "boolean", "value": False}, {"key": "percentage_of_time", "value": 30}],
         )
-        assert missing_keys(example("api/feature_set.json"), feature.asdict()) == []
+        assert missing_keys(fixture("api/feature_set.json"), feature.asdict()) == []
         gl.features.set("my_flag", True, user="alice")
         listed = {f.name: f for f in gl.features.list()}
         assert {"key": "actors", "value": [f"User:{world.alice.id}"]} in listed["my_flag"].gates

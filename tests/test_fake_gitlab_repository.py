@@ -1,7 +1,10 @@
 """The fake GitLab's repositories, merge requests, tags and deployments, driven by
 python-gitlab over real HTTP on loopback. Shapes and errors follow GitLab's API docs
 (commits, branches, repository_files, repositories, merge_requests, tags,
-deployments, environments) and the Merge Request Hook example in ../shared/data/gitlab/.
+deployments, environments); Merge Request Hooks carry the keys of this project's fixture
+(tests/fixtures/gitlab/webhooks/merge_request_hook.json, which follows the "Merge request
+events" example of https://docs.gitlab.com/user/project/integrations/webhook_events/).
+./scripts/conformance checks them against the documented example itself.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from tests.fake_gitlab import (
 )
 from tests.fake_gitlab.fixtures import fake_gitlab_fixture, hook_receiver_fixture  # noqa: F401
 from tests.fake_gitlab.payloads import MERGE_REQUEST_CHANGE_KEYS
-from tests.test_fake_gitlab import error_body, example, missing_keys
+from tests.fixtures.gitlab import fixture
+from tests.test_fake_gitlab import error_body, missing_keys
 
 FLAG_YAML = "config/feature_flags/gitlab_com_derisk/my_flag.yml"
 SEED = {
@@ -53,9 +57,8 @@ class World:
     initial: str  # the seeded commit on main
 
 
-@pytest.fixture
-def world(fake_gitlab: FakeGitLab, hook_receiver: HookReceiver) -> World:
-    fake = fake_gitlab
+def make_world(fake: FakeGitLab, hook_receiver: HookReceiver) -> World:
+    """A seeded project, a maintainer, the bot and a hook (for conformance/ as well)."""
     alice = fake.create_user("alice", name="Alice Liddell", public_email="alice@example.com")
     bot = fake.create_user("rollout_bot", name="Rollout Bot")
     outsider = fake.create_user("mallory")
@@ -65,6 +68,11 @@ def world(fake_gitlab: FakeGitLab, hook_receiver: HookReceiver) -> World:
     fake.add_hook(hook_receiver.url, token="s3cret")
     initial = fake.seed_repository(project, SEED)
     return World(fake, hook_receiver, project, alice, bot, outsider, initial.id)
+
+
+@pytest.fixture
+def world(fake_gitlab: FakeGitLab, hook_receiver: HookReceiver) -> World:
+    return make_world(fake_gitlab, hook_receiver)
 
 
 def client(world: World, user: User) -> gitlab.Gitlab:
@@ -740,10 +748,11 @@ def test_conflicts_and_drafts_cannot_be_merged(
     assert caught.value.response_code == 406  # conflicts are checked before the sha
 
 
-def test_merge_request_hook_contract(world: World, project: GlProject) -> None:
-    """Every Merge Request Hook carries the documented keys (merge_request_hook.json),
-    recursively, apart from `changes`, which holds exactly what the save changed."""
-    documented = example("webhooks/merge_request_hook.json")
+def check_merge_request_hook_contract(
+    world: World, project: GlProject, shape: dict[str, Any]
+) -> None:
+    """Every Merge Request Hook carries the keys of `shape`, recursively, apart from
+    `changes`, which holds exactly what the save changed (an edit's: at least `shape`'s)."""
     cleanup = cleanup_branch(project)
     mr = world.fake.create_merge_request_as(
         world.bot,
@@ -771,7 +780,7 @@ def test_merge_request_hook_contract(world: World, project: GlProject) -> None:
     for delivery in deliveries:
         payload = delivery.payload
         assert delivery.headers["X-Gitlab-Token"] == "s3cret"
-        assert missing_keys({**documented, "changes": {}}, payload) == []
+        assert missing_keys({**shape, "changes": {}}, payload) == []
         assert set(payload["changes"]) <= MERGE_REQUEST_CHANGE_KEYS
         assert all(set(c) == {"previous", "current"} for c in payload["changes"].values())
     opened, updated, merged = (d.payload for d in deliveries)
@@ -779,7 +788,7 @@ def test_merge_request_hook_contract(world: World, project: GlProject) -> None:
     assert opened["object_attributes"]["draft"] is True
     assert opened["user"]["username"] == "rollout_bot"
     assert all(change["previous"] is None for change in opened["changes"].values())
-    assert missing_keys(documented["changes"], updated["changes"]) == []
+    assert missing_keys(shape["changes"], updated["changes"]) == []
     assert updated["changes"]["draft"] == {"previous": True, "current": False}
     assert updated["user"]["username"] == "alice"
     assert merged["object_attributes"]["state"] == "merged"
@@ -788,6 +797,10 @@ def test_merge_request_hook_contract(world: World, project: GlProject) -> None:
         merged["object_attributes"]["merge_commit_sha"]
         == world.fake.repository(world.project).branches["main"]
     )
+
+
+def test_merge_request_hook_contract(world: World, project: GlProject) -> None:
+    check_merge_request_hook_contract(world, project, fixture("webhooks/merge_request_hook.json"))
 
 
 def test_merge_request_hooks_can_be_turned_off(world: World, project: GlProject) -> None:

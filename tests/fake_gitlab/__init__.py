@@ -1,7 +1,8 @@
 """A fake GitLab for tests: the REST API (v4) on loopback, and webhooks out.
 
 python-gitlab talks to it for real; responses and webhook payloads follow the
-examples in /work/shared/data/gitlab/ (api/ and webhooks/)::
+examples in GitLab's documentation (https://docs.gitlab.com/api/ and
+https://docs.gitlab.com/user/project/integrations/webhook_events/)::
 
     with FakeGitLab() as fake, HookReceiver() as receiver:
         alice = fake.create_user("alice")

@@ -1,10 +1,10 @@
 """Webhook delivery: headers as GitLab sends them, recursion detection, redelivery.
 
 Headers: https://docs.gitlab.com/user/project/integrations/webhooks/#delivery-headers
-(summarised in /work/shared/data/gitlab/webhooks/README.md). Recursion detection
-follows `Gitlab::WebHooks::RecursionDetection`: an API request that carries an
-`X-Gitlab-Event-UUID` continues that event's chain, and a hook already called in
-the chain (or a chain of 100 hooks) is blocked.
+(`webhook-id`, `webhook-timestamp` and `webhook-signature` from GitLab 19.0).
+Recursion detection follows `Gitlab::WebHooks::RecursionDetection`: an API request
+that carries an `X-Gitlab-Event-UUID` continues that event's chain, and a hook
+already called in the chain (or a chain of 100 hooks) is blocked.
 """
 
 from __future__ import annotations

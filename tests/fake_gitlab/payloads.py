@@ -1,7 +1,7 @@
 """Webhook request bodies, shaped like GitLab's hook data builders.
 
-Examples: /work/shared/data/gitlab/webhooks/ (issue_hook.json, note_hook_issue.json,
-merge_request_hook.json).
+Examples: https://docs.gitlab.com/user/project/integrations/webhook_events/ (work item
+events for issues, comment on an issue, merge request events).
 Behaviour follows GitLab's source rather than the doc example where they differ:
 `changes` holds only what the save changed (`Issuable#to_hook_data`), and
 `assignees`/`assignee` (and a merge request's `reviewers`) are present only when

@@ -1,7 +1,8 @@
 """REST API (v4) representations, shaped like the examples in GitLab's API docs.
 
-See /work/shared/data/gitlab/api/ (project_issue.json, issue_note.json,
-project_member_all.json, features.json). Call with the state lock held.
+Examples followed: https://docs.gitlab.com/api/issues/#single-project-issue,
+https://docs.gitlab.com/api/notes/, https://docs.gitlab.com/api/project_members/ and
+https://docs.gitlab.com/api/features/. Call with the state lock held.
 """
 
 from __future__ import annotations
