@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite file, PostgreSQL), stores, paths to shared data."""
+"""Shared fixtures: databases (SQLite file, PostgreSQL), stores, paths to the test data."""
 
 from __future__ import annotations
 
@@ -19,9 +19,13 @@ from rollout_bot import database
 pytest_plugins = ["tests.snowplow_collector.fixtures", "tests.fake_gitlab.fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-DATA = SHARED / "data"
-GITLAB_FLAGS = DATA / "gitlab" / "feature_flags"
+# Data written for these tests, so a clone runs them alone; the public reference data
+# (../shared/data) is checked by conformance/, run by ./scripts/conformance.
+FIXTURES = REPO / "tests" / "fixtures"
+# Every flag type, and the shapes GitLab's files take (comments, quoting, empty values).
+DEFINITIONS = FIXTURES / "feature_flags"
+# One file per validation rule, each with exactly the errors its name says.
+BROKEN_DEFINITIONS = FIXTURES / "feature_flags_broken"
 
 PG_ADMIN_URL = os.environ.get(
     "ROLLOUT_BOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

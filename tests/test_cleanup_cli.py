@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from rollout_bot.cli import main
-from tests.conftest import GITLAB_FLAGS
+from tests.conftest import DEFINITIONS
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -16,27 +16,26 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
-def test_gitlab_definitions_without_code_are_all_unused(tmp_path: Path) -> None:
-    shutil.copytree(GITLAB_FLAGS, tmp_path / "config" / "feature_flags")
+def test_definitions_without_code_are_all_unused(tmp_path: Path) -> None:
+    shutil.copytree(DEFINITIONS, tmp_path / "config" / "feature_flags")
     code, out = invoke("cleanup", "check", "--root", str(tmp_path))
     assert code == 1
     lines = out.splitlines()
-    assert lines[0] == "0 used, 38 unused, 0 undefined"
+    assert lines[0] == "0 used, 11 unused, 0 undefined"
     unused = [line for line in lines[1:] if "is defined but never referenced" in line]
-    assert len(unused) == 38
+    assert len(unused) == 11 == len(lines) - 1
     assert (
-        "config/feature_flags/development/product_intelligence_database_event_tracking.yml:1: "
-        "feature flag `product_intelligence_database_event_tracking` is defined but never "
-        "referenced" in lines
+        "config/feature_flags/development/webhook_fast_ack.yml:1: "
+        "feature flag `webhook_fast_ack` is defined but never referenced" in lines
     )
 
 
 def test_used_and_undefined(tmp_path: Path) -> None:
     definitions = tmp_path / "config" / "feature_flags" / "ops"
     definitions.mkdir(parents=True)
-    shutil.copy(GITLAB_FLAGS / "ops" / "database_reindexing.yml", definitions)
+    shutil.copy(DEFINITIONS / "ops" / "inbox_retention_purge.yml", definitions)
     (tmp_path / "app.py").write_text(
-        'def run(flags):\n    if flags.enabled("database_reindexing"):\n        return 1\n'
+        'def run(flags):\n    if flags.enabled("inbox_retention_purge"):\n        return 1\n'
         '    return flags.enabled("typo_flag")\n'
     )
     code, out = invoke("cleanup", "check", "--root", str(tmp_path))

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from rollout_bot import database
 from rollout_bot.cli import main
-from tests.conftest import GITLAB_FLAGS
+from tests.conftest import BROKEN_DEFINITIONS, DEFINITIONS
 
 FLAG = "product_intelligence_database_event_tracking"
 
@@ -126,12 +126,20 @@ def test_check_prints_one_line_per_actor(cli: CliRunner) -> None:
     assert invoke(cli, "feature", "check", "nope_flag").exit_code == 1
 
 
-def test_definitions_validate_gitlab_files(cli: CliRunner) -> None:
-    result = invoke(cli, "definitions", "validate", str(GITLAB_FLAGS))
+def test_definitions_validate_every_type(cli: CliRunner) -> None:
+    result = invoke(cli, "definitions", "validate", str(DEFINITIONS))
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines and all(": warning: " in line for line in lines)
-    assert "38 definitions valid, 0 errors" in result.stderr
+    assert len(lines) == 3 and all(": warning: " in line for line in lines)
+    assert "11 definitions valid, 0 errors, 3 warnings" in result.stderr
+
+
+def test_definitions_validate_names_every_broken_file(cli: CliRunner) -> None:
+    result = invoke(cli, "definitions", "validate", str(BROKEN_DEFINITIONS))
+    assert result.exit_code == 1
+    files = {line.split(": error: ")[0] for line in result.stdout.splitlines()}
+    assert files == {str(path) for path in BROKEN_DEFINITIONS.glob("*/*.yml")}
+    assert "0 definitions valid, 7 errors, 0 warnings" in result.stderr
 
 
 def test_definitions_validate_reports_errors(cli: CliRunner, tmp_path: Path) -> None:

@@ -1,13 +1,21 @@
-"""Definition files: GitLab's rules, applied to real and broken files."""
+"""Definition files: GitLab's rules, applied to well-formed and broken files."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from flags.definitions import configured_roots, load, own_definitions_root, parse
-from tests.conftest import GITLAB_FLAGS
+from flags.definitions import (
+    NAME_PATTERN,
+    TYPES,
+    configured_roots,
+    load,
+    own_definitions_root,
+    parse,
+)
+from tests.conftest import BROKEN_DEFINITIONS, DEFINITIONS
 
 GOOD = """---
 name: my_flag
@@ -31,22 +39,64 @@ def messages(path: str, text: str) -> list[str]:
     return [f"{p.severity}: {p.message}" for p in parse(path, text)[1]]
 
 
-def test_every_gitlab_definition_validates() -> None:
-    registry = load([GITLAB_FLAGS])
-    errors = [str(p) for p in registry.problems if p.severity == "error"]
-    assert errors == []
-    assert len(registry.definitions) == 38
-    pidet = registry.definitions["product_intelligence_database_event_tracking"]
-    assert pidet.type == "development" and pidet.default_enabled is True
-    assert pidet.milestone == "15.3"
+# Per type, the files in tests/fixtures/feature_flags: every type a definition may have.
+FIXTURE_TYPES = {
+    "beta": 2,
+    "development": 2,
+    "experiment": 1,
+    "gitlab_com_derisk": 1,
+    "ops": 3,
+    "wip": 1,
+    "worker": 1,
+}
+
+
+def test_every_fixture_definition_validates() -> None:
+    registry = load([DEFINITIONS])
+    assert [str(p) for p in registry.problems if p.severity == "error"] == []
+    assert Counter(d.type for d in registry.definitions.values()) == FIXTURE_TYPES
+    assert set(FIXTURE_TYPES) == set(TYPES) - {"undefined"}
+    fast_ack = registry.definitions["webhook_fast_ack"]
+    assert fast_ack.type == "development" and fast_ack.default_enabled is True
+    assert fast_ack.milestone == "15.3"
+    assert registry.definitions["dashboard_flag_search"].milestone == "17.7"  # double quotes
+    assert registry.definitions["comment_audit_log"].rollout_issue_url is None  # empty value
+    assert registry.definitions["step_markers_v3"].description is None
+    sender = registry.definitions["snowplow_sender_batching"]
+    assert (sender.log_state_changes, sender.intended_to_rollout_by) == (True, "2026-12-01")
 
 
 def test_gitlab_shapes_give_warnings_not_errors() -> None:
-    registry = load([GITLAB_FLAGS])
-    kaminari = [str(p) for p in registry.problems if "api_kaminari" in p.path]
-    assert any("'milestone' is missing or empty" in m for m in kaminari)
-    assert all(": warning: " in m for m in kaminari)
-    assert any("type 'development' is deprecated" in str(p) for p in registry.problems)
+    registry = load([DEFINITIONS])
+    legacy = [str(p) for p in registry.problems if "legacy_count_limit" in p.path]
+    assert legacy == [
+        f"{DEFINITIONS / 'ops' / 'legacy_count_limit.yml'}: warning: "
+        "'milestone' is missing or empty"
+    ]
+    deprecated = [p.path for p in registry.problems if "type 'development' is deprecated" in str(p)]
+    assert sorted(deprecated) == sorted(str(p) for p in (DEFINITIONS / "development").glob("*"))
+
+
+def test_each_broken_fixture_has_the_errors_its_name_says() -> None:
+    registry = load([BROKEN_DEFINITIONS])
+    assert registry.definitions == {}
+    found = {
+        (str(Path(p.path).relative_to(BROKEN_DEFINITIONS)), p.severity, p.message)
+        for p in registry.problems
+    }
+    assert found == {
+        ("wip/wip_on_by_default.yml", "error", "type 'wip' cannot be default-enabled"),
+        ("ops/beta_in_ops_folder.yml", "error", "a 'beta' flag must be in a folder named 'beta'"),
+        ("beta/Bad-Name.yml", "error", f"name 'Bad-Name' does not match {NAME_PATTERN.pattern}"),
+        ("beta/no_default_enabled.yml", "error", "'default_enabled' is missing"),
+        ("beta/renamed_file.yml", "error", "file must be named 'named_otherwise.yml'"),
+        ("experiment/unquoted_milestone.yml", "error", "unknown key 'owner'"),
+        (
+            "experiment/unquoted_milestone.yml",
+            "error",
+            "'milestone' must be a string (quote it: '18.0')",
+        ),
+    }
 
 
 def test_the_project_ships_its_own_flag_off_by_default() -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jinja2
 import pytest
@@ -34,65 +34,16 @@ from templates.render import (
     render,
     render_issue,
 )
+from tests.issue_shape import CODE_SPAN, command_of, expected, shape, steps
 
 REPO = Path(__file__).resolve().parent.parent
-SEED = REPO / ".." / "shared" / "reference" / "rollout-issue-seed.txt"
 FLAG = "product_intelligence_database_event_tracking"
 DEFINITION = REPO / "config" / "feature_flags" / "development" / f"{FLAG}.yml"
 ENVIRONMENTS = ("dev", "staging", "staging-ref", "production")
 
-SECTION_TITLES = (
-    "Summary",
-    "Owners",
-    "Stakeholders",
-    "Expectations",
-    "What are we expecting to happen?",
-    "Rollout Steps",
-    "Rollout on non-production environments",
-    "Specific rollout on production",
-    "Preparation before global rollout",
-    "Global rollout on production",
-    "(Optional) Release the feature with the feature flag",
-    "Release the feature",
-    "Rollback Steps",
-)
-
 # Any list item with a task box, also inside a block quote: what GitLab would tick.
 ANY_TASK = re.compile(r"^[ \t>]*(?:[-+*]|[0-9]{1,9}[.)])[ \t]+\[[ xX~]\]")
-STEP_LINE = re.compile(r"^(?P<indent> *)- \[ \] <!-- step:(?P<id>[^ ]*) --> (?P<text>\S.*)$")
 MARKER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-CODE_SPAN = re.compile(r"`([^`\n]+)`")
-
-
-class Step(NamedTuple):
-    line: int
-    indent: int
-    id: str
-    text: str
-
-
-def steps(issue: str) -> list[Step]:
-    found = []
-    for number, line in enumerate(issue.split("\n")):
-        match = STEP_LINE.match(line)
-        if match:
-            found.append(
-                Step(number, len(match["indent"]), match["id"], match["text"]),
-            )
-    return found
-
-
-def command_of(issue: str, step: Step) -> str | None:
-    """The command a step carries: its only code span, or the fenced block under it."""
-    if step.id == "rollback":
-        lines = issue.split("\n")
-        fence = " " * (step.indent + 4) + "```"
-        assert lines[step.line + 1] == fence and lines[step.line + 3] == fence
-        return lines[step.line + 2].strip()
-    spans = CODE_SPAN.findall(step.text)
-    if step.text.startswith("`/chatops run ") and len(spans) == 1:
-        return str(spans[0])
-    return None
 
 
 def task_tree_problems(issue: str) -> list[str]:
@@ -130,8 +81,9 @@ def outside_code_and_comments(issue: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def seed() -> str:
-    return SEED.read_text(encoding="utf-8")
+def seed() -> dict[str, Any]:
+    """The seed issue's title, values, sections, steps and commands, as data."""
+    return expected()
 
 
 @pytest.fixture(scope="module")
@@ -142,21 +94,8 @@ def definition() -> Definition:
 
 
 @pytest.fixture(scope="module")
-def seed_values(definition: Definition) -> IssueValues:
-    return IssueValues.from_definition(
-        definition,
-        team_slack_channel="g_product_intelligence",
-        dri_username="nbelokolodov",
-        pm_username="alinamihaila",
-        merge_commit_sha="a6ddfcf7",
-        actor_projects=("gitlab-org/gitlab", "gitlab-org/gitlab-foss", "gitlab-com/www-gitlab-com"),
-        actor_groups=("gitlab-org", "gitlab-com"),
-        summary="Snowplow tracking to group_stages table",
-        expectations=(
-            "To receive Snowplow events when create/update/destroy events happening on "
-            "group_stage table"
-        ),
-    )
+def seed_values(definition: Definition, seed: dict[str, Any]) -> IssueValues:
+    return IssueValues.from_definition(definition, **seed["values"])
 
 
 @pytest.fixture(scope="module")
@@ -164,26 +103,44 @@ def issue(seed_values: IssueValues) -> str:
     return render_issue(seed_values)
 
 
-def test_title_is_the_seed_title(seed: str) -> None:
-    assert issue_title(FLAG) == seed.splitlines()[0]
+def test_title_is_the_seed_title(seed: dict[str, Any]) -> None:
+    assert issue_title(FLAG) == seed["title"]
 
 
-def test_every_seed_command_is_rendered_as_a_command(seed: str, issue: str) -> None:
-    commands = [line.strip() for line in seed.splitlines() if "/chatops run" in line]
+def test_sections_steps_and_commands_are_the_seeds(seed: dict[str, Any], issue: str) -> None:
+    """Every section, step and command of the seed, in its order, nesting and words."""
+    rendered = shape(issue)
+    assert [(s["title"], s["level"]) for s in rendered] == [
+        (s["title"], s["level"]) for s in seed["sections"]
+    ]
+    for ours, theirs in zip(rendered, seed["sections"], strict=True):
+        assert ours["steps"] == theirs["steps"], ours["title"]
+
+
+def test_every_seed_command_is_carried_by_a_step(seed: dict[str, Any], issue: str) -> None:
+    commands = [s["command"] for x in seed["sections"] for s in x["steps"] if s["command"]]
     assert len(commands) == 14
-    carried = {command_of(issue, step) for step in steps(issue)}
-    for command in commands:
-        assert command in issue
-        assert command in carried, f"no step carries {command!r}"
-
-
-def test_every_section_title_is_a_heading(seed: str, issue: str) -> None:
-    seed_lines = seed.splitlines()
-    headings = re.findall(r"^#{2,3} (.+)$", issue, flags=re.MULTILINE)
-    for title in SECTION_TITLES:
-        assert title in seed_lines, f"{title!r} is not a title of the seed"
-        assert title in headings
+    carried = [command_of(issue, step) for step in steps(issue)]
+    assert [command for command in carried if command is not None] == commands
     assert "### What are we expecting to happen?" in issue.splitlines()
+
+
+def test_the_shape_reader_sees_a_changed_step() -> None:
+    issue = (
+        "## A\n\n- [ ] <!-- step:a --> [Do](https://x.test) `it` (`<feature-issue-url>`).\n"
+        "    - [ ] <!-- step:a-command --> `/chatops run feature get f`\n"
+        "    - [ ] <!-- step:b --> Then this.\n"
+    )
+    assert shape(issue) == [
+        {
+            "title": "A",
+            "level": 2,
+            "steps": [
+                {"depth": 0, "command": "/chatops run feature get f", "text": "Do it."},
+                {"depth": 1, "command": None, "text": "Then this."},
+            ],
+        }
+    ]
 
 
 def test_the_seed_values_are_in_the_issue(issue: str) -> None:

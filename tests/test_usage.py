@@ -18,7 +18,7 @@ from flags.usage import (
     scan,
     walk,
 )
-from tests.conftest import GITLAB_FLAGS
+from tests.conftest import DEFINITIONS
 
 DEFINITION = """\
 ---
@@ -154,19 +154,19 @@ def test_python_that_does_not_parse_still_counts_its_mentions() -> None:
     assert check(usage).undefined == {}
 
 
-def test_gitlab_definitions_without_code_are_all_unused() -> None:
-    """Acceptance: definitions from ../shared/data/gitlab/feature_flags and no code."""
-    registry = load([GITLAB_FLAGS])
+def test_definitions_without_code_are_all_unused() -> None:
+    """Acceptance: every fixture definition (every type) and no code."""
+    registry = load([DEFINITIONS])
     assert not [p for p in registry.problems if p.severity == "error"]
     definitions = {name: d.path for name, d in registry.definitions.items()}
-    assert len(definitions) == 38
+    assert len(definitions) == 11
     files = {
         d.path: Path(d.path).read_text(encoding="utf-8") for d in registry.definitions.values()
     }
 
     report = check(scan(files, definitions), definitions)
 
-    assert report.summary() == "0 used, 38 unused, 0 undefined"
+    assert report.summary() == "0 used, 11 unused, 0 undefined"
     assert sorted(report.unused) == sorted(definitions)
     assert report.problems() == sorted(
         f"{path}:1: {UNUSED.format(name=name)}" for name, path in definitions.items()

@@ -3,17 +3,17 @@
 It speaks the collector's side of the tracker protocol
 (https://docs.snowplow.io/docs/sources/trackers/snowplow-tracker-protocol/):
 `POST /com.snowplowanalytics.snowplow/tp2` with a `payload_data` document.
-Every body is validated against the Iglu schemas in ../shared/data, read in
-place: the payload with Draft4Validator against payload_data 1-0-4, each
-decoded context list (`cx` base64 or `co`) against contexts 1-0-1, and each
-gitlab_standard context against its 1-0-10 schema. Problems are kept in
-`errors`, for the test to assert empty, and do not change the answer: a real
-collector accepts first and validates downstream.
+Every body is validated (see `iglu.py`) against the Iglu schemas of one
+folder: tests/fixtures/iglu unless told otherwise (conformance/ passes the
+public ones): the payload against payload_data 1-0-4, each decoded context
+list (`cx` base64 or `co`) against contexts 1-0-1, and each gitlab_standard
+context against its 1-0-10 schema. Problems are kept in `errors`, for the
+test to assert empty, and do not change the answer: a real collector accepts
+first and validates downstream.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -22,21 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-IGLU = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "iglu"
+from tests.snowplow_collector.iglu import FIXTURE_IGLU, IgluSchemas
+
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
-PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
-CONTEXTS = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
-GITLAB_STANDARD = "iglu:com.gitlab/gitlab_standard/jsonschema/1-0-10"
-
-
-def _validator(uri: str) -> Draft4Validator:
-    vendor, name, _, version = uri.removeprefix("iglu:").split("/")
-    schema = json.loads((IGLU / vendor / name / "jsonschema" / f"{version}.json").read_text())
-    return Draft4Validator(schema)
 
 
 @dataclass(frozen=True)
@@ -58,17 +49,6 @@ class Recorded:
         return [event["eid"] for event in self.events]
 
 
-def decode_contexts(event: dict[str, Any]) -> dict[str, Any] | None:
-    if "cx" in event:
-        raw = event["cx"]
-        decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        return decoded
-    if "co" in event:
-        plain: dict[str, Any] = json.loads(event["co"])
-        return plain
-    return None
-
-
 class _QuietHandler(WSGIRequestHandler):
     # Keep-alive, as a real collector behind a load balancer offers it.
     protocol_version = "HTTP/1.1"
@@ -78,9 +58,14 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class Collector:
-    """`record=False` keeps only counts and event ids, for long benchmark runs."""
+    """`record=False` keeps only counts and event ids, for long benchmark runs.
 
-    def __init__(self, *, validate: bool = True, record: bool = True) -> None:
+    `iglu` is the folder of schemas every body is validated against.
+    """
+
+    def __init__(
+        self, *, validate: bool = True, record: bool = True, iglu: Path = FIXTURE_IGLU
+    ) -> None:
         self.validate = validate
         self.record = record
         self.requests: list[Recorded] = []
@@ -94,10 +79,7 @@ class Collector:
         self._closing = threading.Event()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        if validate:
-            self._payload = _validator(PAYLOAD_DATA)
-            self._contexts = _validator(CONTEXTS)
-            self._standard = _validator(GITLAB_STANDARD)
+        self.schemas = IgluSchemas(iglu) if validate else None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -184,8 +166,9 @@ class Collector:
             self._error(f"body is not JSON: {exc}")
             return Response("bad json", status=400)(environ, start_response)
         events = body.get("data", []) if isinstance(body, dict) else []
-        if self.validate:
-            self._check(body)
+        if self.schemas is not None:
+            for problem in self.schemas.body_problems(body):
+                self._error(problem)
         with self._lock:
             answer = self._script.popleft() if self._script else self.default
         if isinstance(answer, Stall):
@@ -203,30 +186,3 @@ class Collector:
     def _error(self, message: str) -> None:
         with self._lock:
             self.errors.append(message)
-
-    def _check(self, body: Any) -> None:
-        if not isinstance(body, dict) or body.get("schema") != PAYLOAD_DATA:
-            self._error(f"body is not a {PAYLOAD_DATA} document")
-            return
-        for error in self._payload.iter_errors(body.get("data")):
-            self._error(f"payload_data: {error.message}")
-        for event in body.get("data") or []:
-            if not isinstance(event, dict):
-                continue
-            try:
-                contexts = decode_contexts(event)
-            except ValueError as exc:
-                self._error(f"event {event.get('eid')}: contexts do not decode: {exc}")
-                continue
-            if contexts is None:
-                continue
-            if contexts.get("schema") != CONTEXTS:
-                self._error(f"event {event.get('eid')}: contexts schema {contexts.get('schema')}")
-            for error in self._contexts.iter_errors(contexts.get("data")):
-                self._error(f"event {event.get('eid')}: contexts: {error.message}")
-            for context in contexts.get("data") or []:
-                if not isinstance(context, dict) or context.get("schema") != GITLAB_STANDARD:
-                    self._error(f"event {event.get('eid')}: unexpected context {context!r:.80}")
-                    continue
-                for error in self._standard.iter_errors(context.get("data")):
-                    self._error(f"event {event.get('eid')}: gitlab_standard: {error.message}")
