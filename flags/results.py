@@ -151,6 +151,8 @@ def _history_line(r: AuditRecord) -> str:
         line += f"  delivery {r.delivery}"
     if r.command:
         line += f"  ran: {r.command}"
+        if "--ignore-feature-flag-consistency-check" in r.command:
+            line += "  (consistency check overridden)"
     return line
 
 

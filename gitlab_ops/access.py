@@ -42,6 +42,10 @@ class AccessPolicy:
         environments = command.environments or ("production",)
         level = max(self.for_environment(env) for env in environments)
         strictest = [env for env in environments if self.for_environment(env) == level]
+        override = self.for_environment("production")
+        if command.ignore_consistency and override > level:
+            # Skipping "staging leads production" is a production decision.
+            return override, "overriding the consistency check"
         return level, f"changing {', '.join(strictest)}"
 
 

@@ -33,9 +33,7 @@ def test_ticking_the_non_production_enable_turns_the_flag_on(stack: BotStack) ->
     assert {r.user_id for r in rows} == {stack.alice.id}
     (delivery,) = {r.delivery for r in rows}
     assert delivery and delivery in note
-    assert {r.command for r in rows} == {
-        f"feature set {FLAG} true --dev --staging --staging-ref"
-    }
+    assert {r.command for r in rows} == {f"feature set {FLAG} true --dev --staging --staging-ref"}
 
 
 def test_a_placeholder_is_refused_then_the_edited_command_runs(stack: BotStack) -> None:

@@ -31,7 +31,14 @@ from templates.tasklist import EdgeKind, Task, TaskNotFound, diff, parse_tasks, 
 from webhook import comments
 from webhook.inbox import Delivery
 from webhook.payload import Event
-from webhook.step_outcome import NO_LONGER_TICKED, UNCONFIRMED_EDITOR, StepOutcome
+from webhook.step_outcome import (
+    NO_LONGER_TICKED,
+    NOT_A_ROLLOUT_ISSUE,
+    OTHER_FLAG,
+    OVERRIDE_ONLY_IN_COMMENT,
+    UNCONFIRMED_EDITOR,
+    StepOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,8 @@ class Bot:
         if live.command is not None:
             try:
                 command = parse(live.command, self.environments)
+                if isinstance(command, FeatureCommand) and command.ignore_consistency:
+                    raise Refusal(OVERRIDE_ONLY_IN_COMMENT)
             except Refusal as exc:
                 return self._remember(
                     key, StepOutcome("refused", step, text, live.command_line, reason=str(exc))
@@ -230,6 +239,17 @@ class Bot:
 
     # --- comment commands --------------------------------------------------------------
 
+    def _check_scope(self, event: Event, command: Command) -> None:
+        """A comment changes only its rollout issue's flag; reading may name anything."""
+        if not isinstance(command, FeatureCommand) or command.verb in ("get", "list"):
+            return
+        assert event.project_id is not None and event.issue_iid is not None
+        flag = self.flag_of(event.project_id, event.issue_iid)
+        if flag is None:
+            raise Refusal(NOT_A_ROLLOUT_ISSUE)
+        if command.name != flag:
+            raise Refusal(OTHER_FLAG.format(flag=flag))
+
     def _comment_command(self, event: Event, client: GitLab) -> str:
         project_id, iid = event.project_id, event.issue_iid
         line = event.chatops_command
@@ -249,6 +269,7 @@ class Bot:
         command_line = line.strip().strip("`").strip()
         try:
             command = parse(command_line, self.environments)
+            self._check_scope(event, command)
         except Refusal as exc:
             return self._remember(
                 key, StepOutcome("refused", "comment", line, command_line, reason=str(exc))

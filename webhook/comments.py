@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from templates.render import Markdown, render
-from webhook.step_outcome import RETRY_HINT, UNTICK_NOTE, StepOutcome
+from webhook.step_outcome import OVERRIDE_FLAG, RETRY_HINT, UNTICK_NOTE, StepOutcome
 
 
 def delivery_marker(delivery_key: str) -> str:
@@ -77,6 +77,7 @@ def _outcome_context(outcome: StepOutcome) -> dict[str, Any]:
         "untick": outcome.untick,
         "rows": card_rows(outcome.card),
         "answer": Markdown(outcome.answer) if outcome.answer else None,
+        "override": outcome.status == "applied" and OVERRIDE_FLAG in (outcome.command or ""),
     }
 
 

@@ -11,6 +11,17 @@ Status = Literal["applied", "refused", "acknowledged", "unticked", "skipped"]
 NO_LONGER_TICKED = "the box was no longer ticked when the bot read the issue; nothing was done"
 UNTICK_NOTE = "no flag was changed"
 RETRY_HINT = "fix the command in the issue if needed, then tick the box again"
+OVERRIDE_FLAG = "--ignore-feature-flag-consistency-check"
+OVERRIDE_ONLY_IN_COMMENT = (
+    f"{OVERRIDE_FLAG} is not accepted from a step: a step runs the command its template gave "
+    "it; to override the check, comment `/chatops run <the command> "
+    f"{OVERRIDE_FLAG}` (production's access level is needed)"
+)
+OTHER_FLAG = (
+    "this is the rollout issue of `{flag}`: a comment here may change only `{flag}` "
+    "(`feature get` and `feature list` may name any flag)"
+)
+NOT_A_ROLLOUT_ISSUE = "this issue is not a rollout issue the bot knows; no command runs here"
 UNCONFIRMED_EDITOR = (
     "the event's author could not be confirmed: GitLab sent it as from {user}, but the edit's "
     "last editor is {editor}; nothing was run"
