@@ -3,12 +3,19 @@
 GitLab fails a pipeline when a defined flag is never referenced; we do the same,
 and also catch checks of flags nobody defined. References are
 
-- *evaluations*: flag checks in Python files whose name is a literal or a constant
-  (the spellings of `flags.cleanup.SPELLINGS`), found with libcst;
+- *evaluations*: flag checks in Python files whose name is a literal or a constant,
+  exactly the calls the cleanup codemod rewrites: those made on a flag API, the
+  default ones and those the repository declares in its `pyproject.toml`
+  (`flags.cleanup.apis`);
 - *mentions*: a defined flag's name as a whole word in any text file, Python
   included (YAML, Markdown, JS, Ruby, ...), and in JavaScript style camelCase too,
   since GitLab hands flags to the frontend as `gon.features.myFlagName`. These are
   what the codemod cannot rewrite, and the cleanup merge request lists them.
+
+A call spelled like a check on something that is not a flag API
+(`widget.enabled("x")`) is neither: the codemod leaves it alone and does not list
+it, so it is no use of flag `x` here either (its line does not count as a mention
+of `x`). A flag only such calls name is reported unused: declare the API if it is one.
 
 A flag's own definition file does not count as a reference to it. `walk` reads a
 checkout; everything else works on a mapping of path -> text, so paths in `files`
@@ -24,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from flags.cleanup import find_evaluations
+from flags.cleanup import declared_apis, find_calls
 from flags.definitions import Registry
 
 # Folders that hold tools' copies and caches, never the project's own references.
@@ -114,8 +121,11 @@ def scan(files: Mapping[str, str], definitions: Mapping[str, str]) -> Usage:
     """
     own = {name: _normal(path) for name, path in definitions.items()}
     references: set[Reference] = set()
-    evaluated: set[tuple[str, int, str]] = set()
-    for evaluation in find_evaluations({p: t for p, t in files.items() if _is_python(p)}):
+    apis, _ = declared_apis(files)  # an unreadable declaration: the cleanup reports it
+    calls = find_calls({p: t for p, t in files.items() if _is_python(p)}, apis=apis)
+    # Lines already judged: a check is an evaluation, a look-alike no reference.
+    evaluated: set[tuple[str, int, str]] = set(calls.lookalikes)
+    for evaluation in calls.evaluations:
         evaluated.add((evaluation.path, evaluation.line, evaluation.name))
         references.add(Reference(evaluation.path, evaluation.line, evaluation.name, "evaluation"))
     spellings: dict[str, str] = {}

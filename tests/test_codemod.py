@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flags.cleanup import (
+    BAD_DECLARATION,
     BUILT_AT_RUN_TIME,
+    CHECK_KEPT,
     CONSTANT_KEPT,
     CONSTANT_USED,
     IN_COMMENT,
@@ -18,8 +21,12 @@ from flags.cleanup import (
     PASSED_TO,
     SPELLINGS,
     UNPARSABLE,
+    WHILE_LOOP,
     Evaluation,
+    FlagApi,
+    FlagApis,
     RewriteResult,
+    find_calls,
     find_evaluations,
     fragment,
     rewrite_project,
@@ -34,6 +41,10 @@ LEFTOVERS: dict[str, list[str]] = {
     "branches": [],
     "constants": [],
     "early_returns": [],
+    "flag_apis": [
+        f"shop/names.py:1: {CONSTANT_KEPT.format(name='TRACKING')}",
+        f"shop/worker.py:8: {WHILE_LOOP}",
+    ],
     "imports": [],
     "two_flags": [],
     "leftovers": [
@@ -106,63 +117,63 @@ def fold(expression: str) -> str:
     ("before", "after"),
     [
         # the spellings of a check
-        ('enabled("f")', "True"),
-        ('enabled("f", actor)', "True"),
+        ('flags.enabled("f")', "True"),
+        ('flags.enabled("f", actor)', "True"),
         ('flags.enabled("f", actor)', "True"),
         ('self.flags.enabled("f", user)', "True"),
         ('Feature.enabled("f")', "True"),
-        ('enabled(name="f")', "True"),
+        ('flags.enabled(name="f")', "True"),
         ('flags.enabled(name="f", actor=group)', "True"),
         ('flags.is_enabled("f")', "True"),
-        ('disabled("f")', "False"),
+        ('flags.disabled("f")', "False"),
         ('flags.is_disabled("f", actor)', "False"),
-        ("enabled('f')", "True"),
-        ('enabled("other")', 'enabled("other")'),
-        ('enabled(name, "f")', 'enabled(name, "f")'),
+        ("flags.enabled('f')", "True"),
+        ('flags.enabled("other")', 'flags.enabled("other")'),
+        ('flags.enabled(name, "f")', 'flags.enabled(name, "f")'),
         # not
-        ('not enabled("f")', "False"),
-        ('not disabled("f")', "True"),
-        ('not not enabled("f")', "True"),
-        ('not(enabled("f") and x)', "not x"),
+        ('not flags.enabled("f")', "False"),
+        ('not flags.disabled("f")', "True"),
+        ('not not flags.enabled("f")', "True"),
+        ('not(flags.enabled("f") and x)', "not x"),
         # and
-        ('enabled("f") and x', "x"),
-        ('x and enabled("f")', "x"),
-        ('not enabled("f") and f()', "False"),
-        ('x and not enabled("f")', "False"),
-        ('x.y and disabled("f")', "False"),
-        ('f() and not enabled("f")', "f() and False"),
-        ('a and enabled("f") and b', "a and b"),
+        ('flags.enabled("f") and x', "x"),
+        ('x and flags.enabled("f")', "x"),
+        ('not flags.enabled("f") and f()', "False"),
+        ('x and not flags.enabled("f")', "False"),
+        ('x.y and flags.disabled("f")', "False"),
+        ('f() and not flags.enabled("f")', "f() and False"),
+        ('a and flags.enabled("f") and b', "a and b"),
         # or
-        ('enabled("f") or f()', "True"),
-        ('x or enabled("f")', "True"),
-        ('a == b or enabled("f")', "True"),
-        ('f() or enabled("f")', "f() or True"),
-        ('x[0] or enabled("f")', "x[0] or True"),
-        ('not enabled("f") or x', "x"),
-        ('x or not enabled("f")', "x"),
-        ('enabled("f") and x or y', "x or y"),
+        ('flags.enabled("f") or f()', "True"),
+        ('x or flags.enabled("f")', "True"),
+        ('a == b or flags.enabled("f")', "True"),
+        ('f() or flags.enabled("f")', "f() or True"),
+        ('x[0] or flags.enabled("f")', "x[0] or True"),
+        ('not flags.enabled("f") or x', "x"),
+        ('x or not flags.enabled("f")', "x"),
+        ('flags.enabled("f") and x or y', "x or y"),
         # conditional expressions
-        ('a if enabled("f") else b', "a"),
-        ('a if not enabled("f") else b', "b"),
-        ('(a + 1) if enabled("f") else b', "a + 1"),
-        ('(a + 1 if enabled("f") else b)', "a + 1"),
-        ('3 if disabled("f") else (a or 5)', "a or 5"),
-        ('(a, b) if enabled("f") else c', "(a, b)"),
-        ('True if enabled("f") else False', "True"),
+        ('a if flags.enabled("f") else b', "a"),
+        ('a if not flags.enabled("f") else b', "b"),
+        ('(a + 1) if flags.enabled("f") else b', "a + 1"),
+        ('(a + 1 if flags.enabled("f") else b)', "a + 1"),
+        ('3 if flags.disabled("f") else (a or 5)', "a or 5"),
+        ('(a, b) if flags.enabled("f") else c', "(a, b)"),
+        ('True if flags.enabled("f") else False', "True"),
         # comparisons with a bool
-        ('enabled("f") is True', "True"),
-        ('enabled("f") == False', "False"),
-        ('enabled("f") is not False', "True"),
-        ('disabled("f") != True', "True"),
+        ('flags.enabled("f") is True', "True"),
+        ('flags.enabled("f") == False', "False"),
+        ('flags.enabled("f") is not False', "True"),
+        ('flags.disabled("f") != True', "True"),
         # parentheses that only served the fold go, others stay
-        ('(enabled("f"))', "True"),
-        ('[(enabled("f") and x)]', "[x]"),
-        ('f((enabled("f") and (y for y in z)), 1)', "f((y for y in z), 1)"),
-        ('(enabled("f") and a) in b', "a in b"),
-        ("(x)and(enabled('f'))", "x"),
-        ("a if(enabled('f'))else b", "a"),
+        ('(flags.enabled("f"))', "True"),
+        ('[(flags.enabled("f") and x)]', "[x]"),
+        ('f((flags.enabled("f") and (y for y in z)), 1)', "f((y for y in z), 1)"),
+        ('(flags.enabled("f") and a) in b', "a in b"),
+        ("(x)and(flags.enabled('f'))", "x"),
+        ("a if(flags.enabled('f'))else b", "a"),
         ('await flags.enabled("f")', "True"),
-        ('[i for i in y if enabled("f")]', "[i for i in y]"),
+        ('[i for i in y if flags.enabled("f")]', "[i for i in y]"),
         ('lambda: flags.enabled("f")', "lambda: True"),
     ],
 )
@@ -174,50 +185,52 @@ def test_folding_rule(before: str, after: str) -> None:
     ("before", "after"),
     [
         # if/else keeps the taken branch, dedented
-        ('if enabled("f"):\n    a()\nelse:\n    b()\n', "a()\n"),
-        ('if not enabled("f"):\n    a()\nelse:\n    b()\n', "b()\n"),
-        ('if not enabled("f"):\n    a()\nc()\n', "c()\n"),
-        ('if enabled("f"): a()\nelse: b()\n', "a()\n"),
+        ('if flags.enabled("f"):\n    a()\nelse:\n    b()\n', "a()\n"),
+        ('if not flags.enabled("f"):\n    a()\nelse:\n    b()\n', "b()\n"),
+        ('if not flags.enabled("f"):\n    a()\nc()\n', "c()\n"),
+        ('if flags.enabled("f"): a()\nelse: b()\n', "a()\n"),
         # elif chains: `elif True` becomes `else`, `elif False` is dropped
         (
-            'if a:\n    x()\nelif enabled("f"):\n    y()\nelif b:\n    z()\nelse:\n    w()\n',
+            'if a:\n    x()\nelif flags.enabled("f"):\n    y()\nelif b:\n    z()\nelse:\n    w()\n',
             "if a:\n    x()\nelse:\n    y()\n",
         ),
         (
-            'if a:\n    x()\nelif disabled("f"):\n    y()\nelif b:\n    z()\n',
+            'if a:\n    x()\nelif flags.disabled("f"):\n    y()\nelif b:\n    z()\n',
             "if a:\n    x()\nelif b:\n    z()\n",
         ),
-        ('if disabled("f"):\n    x()\nelif b:\n    z()\n', "if b:\n    z()\n"),
+        ('if flags.disabled("f"):\n    x()\nelif b:\n    z()\n', "if b:\n    z()\n"),
         # an `if` left empty goes when its test is pure, and is inverted with an `else`
-        ('if a:\n    if not enabled("f"):\n        return\nb()\n', "b()\n"),
+        ('if a:\n    if not flags.enabled("f"):\n        return\nb()\n', "b()\n"),
         (
-            'if a > 1:\n    if disabled("f"):\n        x()\nelse:\n    y()\n',
+            'if a > 1:\n    if flags.disabled("f"):\n        x()\nelse:\n    y()\n',
             "if not (a > 1):\n    y()\n",
         ),
-        ('if a == 1:\n    assert enabled("f")\nelse:\n    y()\n', "if a != 1:\n    y()\n"),
-        ('if f():\n    assert enabled("f")\n', "if f():\n    pass\n"),
+        ('if a == 1:\n    assert flags.enabled("f")\nelse:\n    y()\n', "if a != 1:\n    y()\n"),
+        ('if f():\n    assert flags.enabled("f")\n', "if f():\n    pass\n"),
         # the side effect of `f() or True` still runs
-        ('if f() or enabled("f"):\n    a()\n', "f()\na()\n"),
-        ('if f() and disabled("f"):\n    a()\nelse:\n    b()\n', "f()\nb()\n"),
+        ('if f() or flags.enabled("f"):\n    a()\n', "f()\na()\n"),
+        ('if f() and flags.disabled("f"):\n    a()\nelse:\n    b()\n', "f()\nb()\n"),
         # early returns and the dead code after them
         (
-            'def g():\n    if enabled("f"):\n        return 1\n    return 2\n',
+            'def g():\n    if flags.enabled("f"):\n        return 1\n    return 2\n',
             "def g():\n    return 1\n",
         ),
         (
-            'def g():\n    if enabled("f"): return a\n    b()\n',
+            'def g():\n    if flags.enabled("f"): return a\n    b()\n',
             "def g():\n    return a\n",
         ),
-        ('def g():\n    if not enabled("f"):\n        return\n', "def g():\n    pass\n"),
+        ('def g():\n    if not flags.enabled("f"):\n        return\n', "def g():\n    pass\n"),
         (
-            'for i in y:\n    if enabled("f"):\n        continue\n    a()\nb()\n',
+            'for i in y:\n    if flags.enabled("f"):\n        continue\n    a()\nb()\n',
             "for i in y:\n    continue\nb()\n",
         ),
         # loops, asserts, bare checks
-        ('while disabled("f"):\n    spin()\nelse:\n    done()\n', "done()\n"),
-        ('while enabled("f"):\n    spin()\n', "while True:\n    spin()\n"),
-        ('assert enabled("f"), "on"\nx()\n', "x()\n"),
-        ('a = 1; assert enabled("f")\n', "a = 1\n"),
+        ('while flags.disabled("f"):\n    spin()\nelse:\n    done()\n', "done()\n"),
+        # a loop the flag kept running is left as it is (see below); one with its own test is not
+        ('while flags.enabled("f"):\n    spin()\n', 'while flags.enabled("f"):\n    spin()\n'),
+        ('while x and flags.enabled("f"):\n    spin()\n', "while x:\n    spin()\n"),
+        ('assert flags.enabled("f"), "on"\nx()\n', "x()\n"),
+        ('a = 1; assert flags.enabled("f")\n', "a = 1\n"),
         ('flags.enabled("f")\nx()\n', "x()\n"),
         # a local holding the check is inlined, and goes
         (
@@ -226,12 +239,12 @@ def test_folding_rule(before: str, after: str) -> None:
         ),
         # a local only the removed code read goes too; one still read stays
         (
-            'def g(i):\n    actor = f"Group:{i}"\n    if not enabled("f", actor):\n'
+            'def g(i):\n    actor = f"Group:{i}"\n    if not flags.enabled("f", actor):\n'
             "        return\n    return i\n",
             "def g(i):\n    return i\n",
         ),
         (
-            'def g(i):\n    actor = make(i)\n    if not enabled("f", actor):\n'
+            'def g(i):\n    actor = make(i)\n    if not flags.enabled("f", actor):\n'
             "        return\n    return i\n",
             "def g(i):\n    actor = make(i)\n    return i\n",
         ),
@@ -243,7 +256,9 @@ def test_statement_rule(before: str, after: str) -> None:
 
 # --- folding preserves behaviour ----------------------------------------------
 
-LEAVES = st.sampled_from(["a", "b", "f()", "g()", 'enabled("f")', 'disabled("f")', "True"])
+LEAVES = st.sampled_from(
+    ["a", "b", "f()", "g()", 'flags.enabled("f")', 'flags.disabled("f")', "True"]
+)
 
 
 def _compound(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -275,8 +290,7 @@ def _run(code: str, values: tuple[bool, bool, bool, bool]) -> tuple[object, list
         "b": values[1],
         "f": effect("f", values[2]),
         "g": effect("g", values[3]),
-        "enabled": lambda name: True,
-        "disabled": lambda name: False,
+        "flags": SimpleNamespace(enabled=lambda name: True, disabled=lambda name: False),
         "out": out,
     }
     exec(compile(code, "<sample>", "exec"), namespace)
@@ -345,6 +359,168 @@ def test_statement_folding_keeps_behaviour(
     assert rewrite_source(rewritten, "f").code == rewritten
 
 
+# --- which calls are checks: the flag APIs -------------------------------------
+
+DECLARATION = (
+    '[tool.rollout-bot]\nflag-apis = ["shop.features.is_on", "not shop.features.is_off"]\n'
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'x = widget.enabled("f")\n',
+        'x = obj.enabled("f")\n',
+        'x = self.widget.is_enabled(name="f")\n',
+        'x = enabled("f")\n',  # a function of this module's own, not the `flags` package's
+        'FLAG = "f"\nx = widget.disabled(FLAG)\nif widget.enabled(FLAG):\n    a()\n',
+    ],
+)
+def test_a_call_on_what_is_no_flag_api_is_untouched_and_no_leftover(source: str) -> None:
+    result = rewrite_source(source, "f", path="m.py")
+    assert result.code == source and not result.changed
+    # The constant stays because it is read; the calls themselves are not reported.
+    assert [x.reason for x in result.leftovers] == (
+        [CONSTANT_KEPT.format(name="FLAG")] if "FLAG" in source else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "after"),
+    [
+        ("from flags import enabled\n\nx = enabled('f')\n", "x = True\n"),
+        ("import flags\n\nx = flags.enabled('f')\n", "x = True\n"),
+        ("from flags import engine as e\n\nx = e.is_disabled('f')\n", "x = False\n"),
+        ("x = Feature.enabled('f')\n", "x = True\n"),
+        # an object of a class from the `flags` package, annotated or built
+        (
+            "from flags.engine import Flags\n\n\ndef g(engine: Flags):\n"
+            "    return engine.enabled('f')\n",
+            "from flags.engine import Flags\n\n\ndef g(engine: Flags):\n    return True\n",
+        ),
+        (
+            "from flags.engine import Flags\n\n\ndef g(store):\n    engine = Flags(store)\n"
+            "    return engine.disabled('f'), Flags(store).enabled('f')\n",
+            "from flags.engine import Flags\n\n\ndef g(store):\n    engine = Flags(store)\n"
+            "    return False, True\n",
+        ),
+    ],
+)
+def test_default_flag_apis(source: str, after: str) -> None:
+    assert rewrite_source(source, "f").code == after
+
+
+def test_a_declared_flag_api_is_rewritten() -> None:
+    views = (
+        "from shop import features\nfrom shop.features import is_on\n\n\n"
+        "def v(widget):\n    if is_on('f'):\n        a()\n    if features.is_off('f'):\n"
+        "        b()\n    return widget.is_on('f')\n"
+    )
+    files = {"pyproject.toml": DECLARATION, "app/views.py": views}
+    results = rewrite_project(files, "f")
+    assert results["app/views.py"].code == "def v(widget):\n    a()\n    return widget.is_on('f')\n"
+    assert [r.leftovers for r in results.values()] == [[]]
+    # Without the declaration, these are no checks.
+    assert not rewrite_project({"app/views.py": views}, "f")["app/views.py"].changed
+
+
+def test_a_declared_method_of_a_class_and_apis_given_directly() -> None:
+    source = (
+        "from shop.features import Features\n\n\ndef v(features: Features, other):\n"
+        "    return features.active('f'), other.active('f'), Feature.enabled('f')\n"
+    )
+    apis = FlagApis((FlagApi(("shop", "features", "Features", "active"), True),))
+    assert rewrite_source(source, "f", apis=apis).code == (
+        "from shop.features import Features\n\n\ndef v(features: Features, other):\n"
+        "    return True, other.active('f'), True\n"
+    )
+    assert FlagApi.parse("not shop.is_off") == FlagApi(("shop", "is_off"), False)
+    assert FlagApi.parse("Feature.disabled") == FlagApi(("Feature", "disabled"), False)
+    assert FlagApi.parse("no way") is None
+
+
+@pytest.mark.parametrize(
+    ("declaration", "line", "error"),
+    [
+        ('[tool.rollout-bot]\nflag-apis = ["shop.features.is_on", "no way"]\n', 2, "'no way'"),
+        ('[tool.rollout-bot]\nflag-apis = "shop.features.is_on"\n', 2, "not a list"),
+        ('tool = "rollout-bot"\n', 1, "not a list"),
+        ("[tool.rollout-bot\n", 1, "Expected"),
+    ],
+)
+def test_an_unreadable_declaration_is_a_leftover(declaration: str, line: int, error: str) -> None:
+    v = "from shop.features import is_on\n\nx = is_on('f')\ny = flags.enabled('f')\n"
+    files = {"pyproject.toml": declaration, "app/v.py": v}
+    results = rewrite_project(files, "f")
+    [leftover] = results["pyproject.toml"].leftovers
+    assert leftover.line == line
+    assert leftover.reason.startswith(BAD_DECLARATION.split("(")[0])
+    assert error in leftover.reason
+    # What could be read is used: the defaults always, the good entries too.
+    assert results["app/v.py"].code == (
+        "x = True\ny = True\n"
+        if "no way" in declaration
+        else v.replace("flags.enabled('f')", "True")
+    )
+
+
+def test_a_constant_imported_from_another_module_is_followed_across_the_repository() -> None:
+    files = {
+        "app/names.py": 'MY_FLAG = "my_flag"\n',
+        "app/views.py": "from app.names import MY_FLAG\n\n\ndef v(flags):\n"
+        "    return flags.enabled(MY_FLAG)\n",
+    }
+    results = rewrite_project(files, "my_flag")
+    assert results["app/views.py"].code == "def v(flags):\n    return True\n"
+    assert results["app/names.py"].code == "\n"
+    assert all(r.leftovers == [] for r in results.values())
+    # Alone, the file cannot know what MY_FLAG holds.
+    assert not rewrite_source(files["app/views.py"], "my_flag").changed
+
+
+# --- a `while` loop the flag kept running is a person's call ----------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "leftovers"),
+    [
+        ('while flags.enabled("f"):\n    spin()\n', [f"m.py:1: {WHILE_LOOP}"]),
+        ('while f() or flags.enabled("f"):\n    spin()\n', [f"m.py:1: {WHILE_LOOP}"]),
+        (
+            'while flags.enabled("f"):\n    if not flags.enabled("f"):\n        stop()\n',
+            [f"m.py:1: {WHILE_LOOP}", f"m.py:2: {CHECK_KEPT}"],
+        ),
+        (
+            'FLAG = "f"\n\nwhile flags.enabled(FLAG):\n    spin()\n',
+            [f"m.py:1: {CONSTANT_KEPT.format(name='FLAG')}", f"m.py:3: {WHILE_LOOP}"],
+        ),
+        # a local the loop reads keeps its check, and is not inlined elsewhere either
+        (
+            'def g(flags):\n    on = flags.enabled("f")\n    if on:\n        a()\n'
+            "    while on:\n        b()\n",
+            [f"m.py:2: {CHECK_KEPT}"],
+        ),
+    ],
+)
+def test_a_while_loop_over_the_flag_is_left_as_it_is_and_reported(
+    source: str, leftovers: list[str]
+) -> None:
+    result = rewrite_source(source, "f", path="m.py")
+    assert result.code == source and not result.changed
+    assert [str(x) for x in result.leftovers] == leftovers
+
+
+def test_the_rest_of_a_file_with_a_kept_loop_is_rewritten() -> None:
+    source = (
+        "import flags\n\n"
+        'if flags.enabled("f"):\n    a()\nwhile flags.enabled("f"):\n    b()\n'
+        'while not flags.enabled("f"):\n    c()\n'
+    )
+    result = rewrite_source(source, "f", path="m.py")
+    assert result.code == 'import flags\n\na()\nwhile flags.enabled("f"):\n    b()\n'
+    assert [str(x) for x in result.leftovers] == [f"m.py:4: {WHILE_LOOP}"]
+
+
 # --- what is kept, and what is reported ---------------------------------------
 
 
@@ -358,15 +534,17 @@ def test_untouched_file_is_returned_as_is() -> None:
 
 def test_formatting_and_comments_around_a_check_stay_byte_for_byte() -> None:
     around = "x  =  {'a':1,\n        'b' :2}   # odd\n\n\n\ndef g( a ):  # keep\n"
-    source = around + '    if enabled("f"):\n        return a\n    return None\n# end\n'
+    source = around + '    if flags.enabled("f"):\n        return a\n    return None\n# end\n'
     assert rewrite_source(source, "f").code == around + "    return a\n# end\n"
 
 
 def test_other_flags_checks_stay() -> None:
-    source = 'if enabled("f") and enabled("g"):\n    a()\nif disabled("g"):\n    b()\n'
+    source = (
+        'if flags.enabled("f") and flags.enabled("g"):\n    a()\nif flags.disabled("g"):\n    b()\n'
+    )
     assert (
         rewrite_source(source, "f").code
-        == 'if enabled("g"):\n    a()\nif disabled("g"):\n    b()\n'
+        == 'if flags.enabled("g"):\n    a()\nif flags.disabled("g"):\n    b()\n'
     )
 
 
@@ -456,7 +634,7 @@ def test_mentions_are_reported_at_their_line_in_the_new_file() -> None:
 
 
 def test_unparsable_file_is_left_alone_and_reported_when_it_names_the_flag() -> None:
-    broken = 'if enabled("f":\n'
+    broken = 'if flags.enabled("f":\n'
     result = rewrite_source(broken, "f", path="broken.py")
     assert result.code == broken and not result.changed
     assert len(result.leftovers) == 1
@@ -496,6 +674,18 @@ def test_find_evaluations_resolves_literals_and_constants() -> None:
         Evaluation("app/views.py", 9, "tracking", False),
         Evaluation("app/views.py", 10, "local", True),
     ]
+
+
+def test_find_calls_tells_checks_from_look_alikes() -> None:
+    files = {
+        "pyproject.toml": DECLARATION,
+        "app/v.py": "from shop.features import is_on\n\n\ndef v(widget, flags):\n"
+        "    widget.enabled('a')\n    is_on('b')\n    flags.enabled('c')\n    widget.is_on('d')\n",
+    }
+    calls = find_calls(files)
+    assert sorted(e.name for e in calls.evaluations) == ["b", "c"]
+    assert sorted(calls.lookalikes) == [("app/v.py", 5, "a"), ("app/v.py", 8, "d")]
+    assert [e.name for e in find_evaluations(files, apis=FlagApis())] == ["c"]
 
 
 def test_spellings_are_documented() -> None:

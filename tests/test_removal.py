@@ -52,3 +52,25 @@ def test_a_flag_already_on_by_default_is_only_removed() -> None:
 
 def test_nothing_to_remove() -> None:
     assert plan({"app.py": "x = 1\n"}, FLAG).empty
+
+
+def test_the_plan_uses_the_flag_apis_the_repository_declares() -> None:
+    files = {
+        **FILES,
+        "pyproject.toml": '[tool.rollout-bot]\nflag-apis = ["shop.features.is_on"]\n',
+        "app/shop.py": "from shop.features import is_on\n\n\ndef buy(widget):\n"
+        '    widget.enabled("my_flag")\n    return "new" if is_on("my_flag") else "old"\n',
+    }
+    removal = plan(files, FLAG)
+    assert removal.rewritten["app/shop.py"] == (
+        'def buy(widget):\n    widget.enabled("my_flag")\n    return "new"\n'
+    )
+    # The widget's own `enabled` is no flag check, so it is not listed either.
+    assert [item.path for item in removal.leftovers] == ["app/frontend.js", "doc/flags.md"]
+
+
+def test_an_unreadable_declaration_is_listed_for_a_person() -> None:
+    files = {**FILES, "pyproject.toml": '[tool.rollout-bot]\nflag-apis = ["no way"]\n'}
+    removal = plan(files, FLAG)
+    assert [(item.path, item.line) for item in removal.leftovers][-1] == ("pyproject.toml", 2)
+    assert "app/views.py" in removal.rewritten  # the default APIs still apply

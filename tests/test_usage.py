@@ -172,3 +172,25 @@ def test_definitions_without_code_are_all_unused() -> None:
         f"{path}:1: {UNUSED.format(name=name)}" for name, path in definitions.items()
     )
     assert not report.ok
+
+
+def test_the_scan_agrees_with_the_codemod_on_what_a_check_is() -> None:
+    # A call on something that is no flag API is no use of a flag, not even a mention
+    # (the codemod leaves it alone); a call of a declared API is an evaluation.
+    files = {
+        "pyproject.toml": '[tool.rollout-bot]\nflag-apis = ["shop.features.is_on"]\n',
+        "app/views.py": "from shop.features import is_on\n\n\ndef v(widget):\n"
+        '    widget.enabled("only_a_widget")\n'
+        '    widget.disabled("nobody_defined_me")\n'
+        '    return is_on("declared")\n',
+        "docs/widget.md": "The `only_a_widget` switch.\n",
+    }
+    definitions = {"only_a_widget": "config/a.yml", "declared": "config/d.yml"}
+    report = check(scan(files, definitions))
+    assert report.used == {
+        "declared": (Reference("app/views.py", 7, "declared", "evaluation"),),
+        "only_a_widget": (Reference("docs/widget.md", 1, "only_a_widget", "mention"),),
+    }
+    assert report.undefined == {}
+    del files["docs/widget.md"]
+    assert check(scan(files, definitions)).unused == {"only_a_widget": "config/a.yml"}

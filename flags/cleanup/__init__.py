@@ -1,7 +1,19 @@
 """The cleanup codemod: remove one feature flag from Python code, folding what follows.
 
-A check of the flag becomes a constant (`SPELLINGS` lists the calls that count as a
-check), then the code is simplified the way a careful engineer would do it by hand:
+A check of the flag is a call on a flag API, given the flag's name (a literal or a
+constant holding it): by default `flags.enabled(F)`-style calls (a receiver named
+`flags`, or anything imported from the `flags` package) and `Feature.enabled(F)`,
+with the methods of `SPELLINGS`. A project declares its own in its
+`pyproject.toml`, which `rewrite_project` reads from the files it is given::
+
+    [tool.rollout-bot]
+    flag-apis = ["myapp.features.is_on", "not myapp.features.is_off", "Feature.enabled"]
+
+(`flags.cleanup.apis` says how an entry matches a call.) Anything else is not a
+check: `widget.enabled("my_flag")` is left alone and is not a leftover.
+
+Each check becomes a constant, then the code is simplified the way a careful
+engineer would do it by hand:
 
 - `not`, `and`, `or`, `is`/`==` against a bool literal and conditional expressions
   fold; `x or True` becomes `True` (and `x and False` becomes `False`) only when `x`
@@ -9,7 +21,9 @@ check), then the code is simplified the way a careful engineer would do it by ha
 - `if`/`elif`/`else` keep the taken branch, dedented; a branch that can no longer
   run goes, comments and all; an `if` left with an empty body disappears when its
   test is pure, or is inverted when it has an `else`;
-- `while False` loops, `assert True` and bare constant statements go;
+- `while False` loops, `assert True` and bare constant statements go; a `while` loop
+  the flag kept running (its test would hold `True`: a kill switch) is left as it
+  is, checks and all, and reported;
 - a branch kept inline that ends in `return`/`raise`/`continue`/`break` makes the
   rest of its block unreachable, and that code goes too;
 - a local variable holding the check (`on = flags.enabled(F)`) is inlined;
@@ -29,12 +43,21 @@ from elsewhere are unknown). `rewrite_project` sees a tree: it resolves constant
 bound to the flag's name across modules and keeps a name another module still uses.
 """
 
-from flags.cleanup.evaluations import find_evaluations
+from flags.cleanup.apis import (
+    DECLARATION_PATH,
+    DEFAULT_APIS,
+    FlagApi,
+    FlagApis,
+    declared_apis,
+)
+from flags.cleanup.evaluations import Calls, find_calls, find_evaluations
 from flags.cleanup.fold import pure
 from flags.cleanup.leftovers import fragment
 from flags.cleanup.rewrite import rewrite_project, rewrite_source
 from flags.cleanup.spellings import (
+    BAD_DECLARATION,
     BUILT_AT_RUN_TIME,
+    CHECK_KEPT,
     CONSTANT_KEPT,
     CONSTANT_USED,
     IN_COMMENT,
@@ -45,15 +68,20 @@ from flags.cleanup.spellings import (
     SPELLINGS,
     UNPARSABLE,
     USED_ELSEWHERE,
+    WHILE_LOOP,
     Evaluation,
     Leftover,
     RewriteResult,
 )
 
 __all__ = [
+    "BAD_DECLARATION",
     "BUILT_AT_RUN_TIME",
+    "CHECK_KEPT",
     "CONSTANT_KEPT",
     "CONSTANT_USED",
+    "DECLARATION_PATH",
+    "DEFAULT_APIS",
     "IN_COMMENT",
     "IN_STRING",
     "NAME_KEYWORDS",
@@ -62,9 +90,15 @@ __all__ = [
     "SPELLINGS",
     "UNPARSABLE",
     "USED_ELSEWHERE",
+    "WHILE_LOOP",
+    "Calls",
     "Evaluation",
+    "FlagApi",
+    "FlagApis",
     "Leftover",
     "RewriteResult",
+    "declared_apis",
+    "find_calls",
     "find_evaluations",
     "fragment",
     "pure",

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from flags.cleanup.context import _Edit
-from flags.cleanup.fold import _Folder
+from flags.cleanup.context import Edit
+from flags.cleanup.fold import Folder
 
 
-def _blank(line: cst.EmptyLine) -> bool:
+def blank(line: cst.EmptyLine) -> bool:
     return line.comment is None
 
 
@@ -20,15 +20,15 @@ def _detached(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
     Comments right above a statement go with it; what a blank line separates from
     it (a section comment, the blank line itself) stays.
     """
-    last_blank = max((i for i, line in enumerate(lines) if _blank(line)), default=-1)
+    last_blank = max((i for i, line in enumerate(lines) if blank(line)), default=-1)
     return list(lines[: last_blank + 1])
 
 
 def _join(before: Sequence[cst.EmptyLine], after: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
     """`before` then `after`, without doubling the blank lines where they meet."""
     head = list(before)
-    if after and _blank(after[0]):
-        while head and _blank(head[-1]):
+    if after and blank(after[0]):
+        while head and blank(head[-1]):
             head.pop()
     return [*head, *after]
 
@@ -44,7 +44,7 @@ def _terminates(statement: cst.BaseStatement) -> bool:
     )
 
 
-class _Blocks(_Folder):
+class Blocks(Folder):
     """Records edits of statements (`_record`), and applies them to each block on leaving it."""
 
     def _pass(self) -> cst.SimpleStatementLine:
@@ -56,7 +56,7 @@ class _Blocks(_Folder):
     def _is_empty(self, body: cst.BaseSuite) -> bool:
         return len(body.body) == 1 and id(body.body[0]) in self._empty
 
-    def _record(self, node: cst.BaseStatement, edit: _Edit) -> None:
+    def _record(self, node: cst.BaseStatement, edit: Edit) -> None:
         self.touched = True
         self._keep.append(node)
         self._edits[id(node)] = edit
@@ -88,13 +88,14 @@ class _Blocks(_Folder):
                 unreachable = _terminates(edit.statements[-1])
             else:
                 removed_first = removed_first or not out
-                pending = _join(pending, _detached(_leading(statement)))
+                detached = _detached(_leading(statement))
+                pending = _join(pending, detached)
         if removed_first and out:
             lines = list(_leading(out[0]))
-            while lines and _blank(lines[0]):
+            while lines and blank(lines[0]):
                 lines.pop(0)
             out[0] = out[0].with_changes(leading_lines=lines)
-        footer = pending if any(not _blank(line) for line in pending) else []
+        footer = pending if any(not blank(line) for line in pending) else []
         return out, footer
 
     @staticmethod
@@ -103,7 +104,8 @@ class _Blocks(_Folder):
     ) -> cst.BaseStatement:
         if not pending:
             return statement
-        return statement.with_changes(leading_lines=_join(pending, _leading(statement)))
+        leading = _leading(statement)
+        return statement.with_changes(leading_lines=_join(pending, leading))
 
     def leave_IndentedBlock(
         self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock

@@ -8,10 +8,10 @@ from collections.abc import Collection, Iterable
 
 from libcst.metadata import QualifiedName, QualifiedNameSource
 
-from flags.cleanup.sources import _absolute, _import_source, _qualify, _Source
+from flags.cleanup.sources import Source, absolute_import, import_source, qualify
 
 
-class _Constants:
+class Constants:
     """Module-level names bound once to a string, by qualified name ("pkg.mod.NAME")."""
 
     def __init__(self) -> None:
@@ -39,7 +39,7 @@ class _Constants:
         }
         return values.pop() if len(values) == 1 else None
 
-    def value(self, module: _Source, names: Collection[QualifiedName]) -> str | None:
+    def value(self, module: Source, names: Collection[QualifiedName]) -> str | None:
         """The string a name or attribute read in `module` stands for, if a constant."""
         values = set()
         for qualified in names:
@@ -47,7 +47,7 @@ class _Constants:
                 full = f"{module.name}.{qualified.name}" if module.name else qualified.name
                 value = self.lookup(full, exact=True)
             elif qualified.source is QualifiedNameSource.IMPORT:
-                value = self.lookup(_absolute(qualified.name, module), exact=False)
+                value = self.lookup(absolute_import(qualified.name, module), exact=False)
             else:
                 continue
             if value is not None:
@@ -58,7 +58,7 @@ class _Constants:
 _Binding = ast.Assign | ast.AnnAssign | ast.ImportFrom | None
 
 
-def _module_bindings(module: _Source) -> dict[str, list[_Binding]]:
+def module_bindings(module: Source) -> dict[str, list[_Binding]]:
     """What binds each module-level name (function and class bodies are other scopes).
 
     Each binding is its statement when it is a plain `NAME = value` or
@@ -128,33 +128,33 @@ def _module_bindings(module: _Source) -> dict[str, list[_Binding]]:
     return found
 
 
-def _discover_constants(modules: Iterable[_Source]) -> _Constants:
+def discover_constants(modules: Iterable[Source]) -> Constants:
     """Module-level names bound once to a string, then names importing them, to a fixpoint."""
-    constants = _Constants()
-    imports: list[tuple[_Source, str, str]] = []  # (module, bound name, imported name)
+    constants = Constants()
+    imports: list[tuple[Source, str, str]] = []  # (module, bound name, imported name)
     for module in modules:
-        for name, bindings in _module_bindings(module).items():
+        for name, bindings in module_bindings(module).items():
             node = bindings[0]
             if len(bindings) != 1 or node is None:
                 continue
             if isinstance(node, ast.ImportFrom):
-                source = _import_source(node, module)
+                source = import_source(node, module)
                 for alias in node.names:
                     if (alias.asname or alias.name) == name:
                         imports.append((module, name, f"{source}.{alias.name}"))
             elif isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                constants.add(_qualify(module, name), node.value.value)
+                constants.add(qualify(module, name), node.value.value)
     changed = True
     while changed:
         changed = False
         for module, name, imported in imports:
             value = constants.lookup(imported, exact=False)
             if value is not None:
-                changed |= constants.add(_qualify(module, name), value)
+                changed |= constants.add(qualify(module, name), value)
     return constants
 
 
-def _leaves(constants: _Constants, value: str | None = None) -> set[str]:
+def constant_names(constants: Constants, value: str | None = None) -> set[str]:
     """The names of the constants holding `value` (by default, any flag-like name)."""
     return {
         qualified.rpartition(".")[2]

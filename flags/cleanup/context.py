@@ -1,30 +1,31 @@
 """What a rewrite pass works with.
 
-What it is given: the flag and the project (`_Context`), the names to remove (`_Plan`);
-and what it records: statements replaced or removed (`_Edit`).
+What it is given: the flag and the project (`Context`), the names to remove (`Plan`);
+and what it records: statements replaced or removed (`Edit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
 
-from flags.cleanup.constants import _Constants
+from flags.cleanup.apis import FlagApis
+from flags.cleanup.constants import Constants
 
 
 @dataclass(frozen=True)
-class _Context:
+class Context:
     flag: str
-    spellings: Mapping[str, bool]
-    constants: _Constants
+    apis: FlagApis
+    constants: Constants
     project: bool  # every module is known: `is_external` is the whole truth
     is_external: Callable[[str], bool] = lambda qualified: False
 
 
 @dataclass
-class _Plan:
+class Plan:
     """What a pruning pass removes, by id of nodes of the tree it visits."""
 
     nodes: set[int] = field(default_factory=set)  # statements: `x = ...`, `def`, `class`
@@ -35,7 +36,7 @@ class _Plan:
 
 
 @dataclass(frozen=True)
-class _Edit:
+class Edit:
     """A statement replaced by others (inlined from a branch), or removed when empty."""
 
     statements: Sequence[cst.BaseStatement]

@@ -4,37 +4,55 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from flags.cleanup.constants import _Constants, _discover_constants, _leaves
-from flags.cleanup.imports import _Reader
-from flags.cleanup.patterns import _STRING_ASSIGNMENT, _calls, _words
-from flags.cleanup.sources import _is_python, _Source
-from flags.cleanup.spellings import NAME_KEYWORDS, SPELLINGS, Evaluation
+from flags.cleanup.apis import FlagApis, ast_name_argument, ast_shape, declared_apis
+from flags.cleanup.constants import Constants, constant_names, discover_constants
+from flags.cleanup.imports import Reader
+from flags.cleanup.patterns import STRING_ASSIGNMENT, call_pattern, word_pattern
+from flags.cleanup.sources import Source, is_python
+from flags.cleanup.spellings import Evaluation
 
 
-def find_evaluations(
-    files: Mapping[str, str], *, spellings: Mapping[str, bool] = SPELLINGS
-) -> list[Evaluation]:
-    """Every flag check in the Python files whose name is a literal or a known constant.
+@dataclass
+class Calls:
+    """The checks found, and the calls spelled like one on something that is not a
+    flag API (`widget.enabled("x")`): those are not a use of the flag `x`."""
 
-    This only reads, so it uses `ast` (tens of times faster than libcst's metadata)
-    with the same spellings and constants as the rewrite. Names are resolved by
-    their imports alone: a local variable shadowing a constant is not noticed.
+    evaluations: list[Evaluation] = field(default_factory=list)
+    lookalikes: list[tuple[str, int, str]] = field(default_factory=list)  # path, line, name
+
+
+def find_evaluations(files: Mapping[str, str], *, apis: FlagApis | None = None) -> list[Evaluation]:
+    """Every flag check in the Python files whose name is a literal or a known constant."""
+    return find_calls(files, apis=apis).evaluations
+
+
+def find_calls(files: Mapping[str, str], *, apis: FlagApis | None = None) -> Calls:
+    """Flag checks, and look-alikes, whose name is a literal or a known constant.
+
+    The checks are those the rewrite would rewrite: calls on `apis`, by default
+    the flag APIs `files` declare (`flags.cleanup.apis`). This only reads, so it uses
+    `ast` (tens of times faster than libcst's metadata) with the same constants as
+    the rewrite. Names are resolved by their imports alone: a local variable
+    shadowing a constant is not noticed.
     """
-    sources = {path: _Source.of(path, text) for path, text in files.items() if _is_python(path)}
-    call = _calls(spellings)
+    if apis is None:
+        apis = declared_apis(files)[0]
+    sources = {path: Source.of(path, text) for path, text in files.items() if is_python(path)}
+    call = call_pattern(apis.methods)
     # Only what can matter: modules with a check, modules binding a string at top
     # level, and modules importing those names, to a fixpoint.
     chosen = {
         path: source
         for path, source in sources.items()
-        if call.search(source.source) or _STRING_ASSIGNMENT.search(source.source)
+        if call.search(source.source) or STRING_ASSIGNMENT.search(source.source)
     }
-    constants = _discover_constants(chosen.values())
+    constants = discover_constants(chosen.values())
     seen: set[str] = set()
-    while names := _leaves(constants) - seen:
+    while names := constant_names(constants) - seen:
         seen |= names
-        word = _words(names)
+        word = word_pattern(names)
         more = {
             path: source
             for path, source in sources.items()
@@ -43,34 +61,31 @@ def find_evaluations(
         if not more:
             break
         chosen.update(more)
-        constants = _discover_constants(chosen.values())
-    found: list[Evaluation] = []
+        constants = discover_constants(chosen.values())
+    found = Calls()
     for source in chosen.values():
         if source.syntax is not None and call.search(source.source):
-            finder = _EvaluationFinder(source, constants, spellings)
-            finder.visit(source.syntax)
-            found.extend(finder.found)
+            _CallFinder(source, constants, apis, found).visit(source.syntax)
     return found
 
 
-class _EvaluationFinder(_Reader):
-    def __init__(
-        self, module: _Source, constants: _Constants, spellings: Mapping[str, bool]
-    ) -> None:
+class _CallFinder(Reader):
+    def __init__(self, module: Source, constants: Constants, apis: FlagApis, found: Calls) -> None:
         super().__init__(module, constants)
-        self.spellings = spellings
-        self.found: list[Evaluation] = []
+        self.apis = apis
+        self.found = found
 
     def visit_Call(self, node: ast.Call) -> None:
-        func = node.func
-        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        positive = self.spellings.get(called) if isinstance(called, str) else None
-        argument: ast.expr | None = None
-        if node.args and not isinstance(node.args[0], ast.Starred):
-            argument = node.args[0]
-        else:
-            argument = next((k.value for k in node.keywords if k.arg in NAME_KEYWORDS), None)
-        name = self.value(argument) if positive is not None and argument is not None else None
-        if positive is not None and name is not None:
-            self.found.append(Evaluation(self.module.path, node.lineno, name, positive))
+        shape = ast_shape(node)
+        argument = ast_name_argument(node)
+        if shape is not None and shape.method in self.apis.methods and argument is not None:
+            name = self.value(argument)
+            if name is not None:
+                positive = self.apis.check(shape, self.names)
+                if positive is None:
+                    self.found.lookalikes.append((self.module.path, node.lineno, name))
+                else:
+                    self.found.evaluations.append(
+                        Evaluation(self.module.path, node.lineno, name, positive)
+                    )
         self.generic_visit(node)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection
 
 import libcst as cst
 from libcst.metadata import (
@@ -14,9 +14,10 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from flags.cleanup.context import _Context, _Edit, _Plan
-from flags.cleanup.sources import _assigns, _Module
-from flags.cleanup.spellings import NAME_KEYWORDS
+from flags.cleanup.apis import cst_name_argument, cst_shape
+from flags.cleanup.context import Context, Edit, Plan
+from flags.cleanup.imports import ModuleNames
+from flags.cleanup.sources import ParsedModule, single_assignments
 
 
 def pure(expr: cst.BaseExpression) -> bool:
@@ -66,46 +67,43 @@ def _literal(expr: cst.BaseExpression) -> str | None:
     return None
 
 
-def _spelling(call: cst.Call, spellings: Mapping[str, bool]) -> bool | None:
-    if isinstance(call.func, cst.Name):
-        return spellings.get(call.func.value)
-    if isinstance(call.func, cst.Attribute):
-        return spellings.get(call.func.attr.value)
-    return None
-
-
-def _name_argument(call: cst.Call) -> cst.BaseExpression | None:
-    if call.args and call.args[0].keyword is None and not call.args[0].star:
-        return call.args[0].value
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value in NAME_KEYWORDS:
-            return arg.value
-    return None
-
-
-class _Folder(cst.CSTTransformer):
+class Folder(cst.CSTTransformer):
     """The expressions of one pass: checks become constants and fold.
 
-    It holds the state of the whole pass; `_Blocks` and `_Rewriter` add the statements.
+    It holds the state of the whole pass; `Blocks` and `Rewriter` add the statements.
     """
 
     METADATA_DEPENDENCIES = (QualifiedNameProvider, ScopeProvider)
 
-    def __init__(self, context: _Context, module: _Module, plan: _Plan | None = None) -> None:
+    def __init__(
+        self,
+        context: Context,
+        module: ParsedModule,
+        plan: Plan | None = None,
+        *,
+        frozen: Collection[int] = (),
+    ) -> None:
         super().__init__()
         self.context = context
         self.module = module
-        self.plan = plan or _Plan()
+        self.plan = plan or Plan()
         self.rewriting = plan is None
+        self.names = ModuleNames(module) if self.rewriting else None
+        # `while` loops left as they are (by id): nothing in them folds (see `loops`).
+        self.frozen = frozen
+        self._untouchable: set[int] = set()  # every node inside a frozen loop
+        # `while` loops whose test would still hold a constant of ours (`while True`):
+        # the rewrite runs again with them frozen.
+        self.loops: set[int] = set()
         self.touched = False
         # Nodes this pass made, by id; `_keep` holds them so no id is reused.
         self._keep: list[cst.CSTNode] = []
         self._constants: dict[int, bool] = {}  # True/False standing for a check
         self._empty: set[int] = set()  # `pass` put in a block left empty
         # Expressions holding parentheses that were not theirs (a folded check's, or
-        # those of an expression folded away): `_Parens` drops them where not needed.
+        # those of an expression folded away): `Parens` drops them where not needed.
         self.marked: set[int] = set()
-        self._edits: dict[int, _Edit] = {}
+        self._edits: dict[int, Edit] = {}
         self._elifs: set[int] = set()
         self._inlined: dict[int, bool] = {}  # local variable reads -> the check's value
 
@@ -128,8 +126,10 @@ class _Folder(cst.CSTTransformer):
 
     def _check(self, call: cst.Call) -> bool | None:
         """The constant a call becomes: a check of the flag, else None."""
-        positive = _spelling(call, self.context.spellings)
-        argument = _name_argument(call) if positive is not None else None
+        if self.names is None or id(call) in self._untouchable:
+            return None
+        positive = self.context.apis.check(cst_shape(call), self.names)
+        argument = cst_name_argument(call) if positive is not None else None
         if positive is None or argument is None:
             return None
         name = _literal(argument)
@@ -137,6 +137,11 @@ class _Folder(cst.CSTTransformer):
             names = self.get_metadata(QualifiedNameProvider, argument, set())
             name = self.context.constants.value(self.module, names)
         return positive if name == self.context.flag else None
+
+    def _holds_constant(self, node: cst.CSTNode) -> bool:
+        return id(node) in self._constants or any(
+            self._holds_constant(child) for child in node.children
+        )
 
     def _static(self, expr: cst.BaseExpression) -> bool | None:
         if isinstance(expr, cst.Call):
@@ -149,9 +154,13 @@ class _Folder(cst.CSTTransformer):
     def visit_Module(self, node: cst.Module) -> None:
         if not self.rewriting:
             return
+        if self.frozen:
+            inside = _Inside(self.frozen)
+            node.visit(inside)
+            self._untouchable = inside.ids
         # A local variable assigned the check once (`on = flags.enabled(F, actor)`)
         # is read as the check: its reads become the constant, the assignment goes.
-        assigns = _assigns(node)
+        assigns = single_assignments(node)
         for scope in {s for s in self.metadata[ScopeProvider].values() if isinstance(s, Scope)}:
             if isinstance(scope, GlobalScope | ClassScope):
                 continue
@@ -166,6 +175,10 @@ class _Folder(cst.CSTTransformer):
                 value = self._static(assign.value)
                 reads = [access.node for access in binding.references]
                 if value is None or not all(isinstance(read, cst.Name) for read in reads):
+                    continue
+                if any(id(read) in self._untouchable for read in reads):
+                    # A frozen loop reads it: the variable and its check stay.
+                    self._untouchable.update(_Inside.all_ids(assign.value))
                     continue
                 self.plan.nodes.add(id(assign))
                 for read in reads:
@@ -255,3 +268,31 @@ class _Folder(cst.CSTTransformer):
             if len(ifs) != len(updated_node.ifs)
             else updated_node
         )
+
+
+class _Inside(cst.CSTVisitor):
+    """The ids of every node inside the given `while` loops."""
+
+    def __init__(self, loops: Collection[int]) -> None:
+        super().__init__()
+        self.loops = loops
+        self.ids: set[int] = set()
+        self._depth = 0
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.While) and id(node) in self.loops:
+            self._depth += 1
+        if self._depth:
+            self.ids.add(id(node))
+        return True
+
+    @classmethod
+    def all_ids(cls, node: cst.CSTNode) -> set[int]:
+        ids = {id(node)}
+        for child in node.children:
+            ids |= cls.all_ids(child)
+        return ids
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if isinstance(original_node, cst.While) and id(original_node) in self.loops:
+            self._depth -= 1

@@ -7,20 +7,23 @@ import io
 import re
 import tokenize
 
-from flags.cleanup.context import _Context
-from flags.cleanup.imports import _Reader
-from flags.cleanup.sources import _qualify, _Source
+from flags.cleanup.apis import ast_name_argument, ast_shape
+from flags.cleanup.context import Context
+from flags.cleanup.imports import Reader
+from flags.cleanup.sources import Source, qualify
 from flags.cleanup.spellings import (
     BUILT_AT_RUN_TIME,
+    CHECK_KEPT,
     CONSTANT_KEPT,
     CONSTANT_USED,
     IN_COMMENT,
     IN_STRING,
     PASSED_TO,
     USED_ELSEWHERE,
+    WHILE_LOOP,
     Leftover,
 )
-from flags.cleanup.unused import _exported
+from flags.cleanup.unused import exported_names
 
 
 def _word(flag: str) -> re.Pattern[str]:
@@ -51,14 +54,15 @@ def fragment(piece: str, flag: str, *, open_start: bool = False, open_end: bool 
 _PIECES = re.compile(r"[a-z0-9_]+")
 
 
-class _LeftoverFinder(_Reader):
-    def __init__(self, module: _Source, context: _Context) -> None:
+class _LeftoverFinder(Reader):
+    def __init__(self, module: Source, context: Context) -> None:
         super().__init__(module, context.constants)
         self.flag = context.flag
+        self.apis = context.apis
         self.word = _word(context.flag)
-        self.exported = _exported(module) or set()
+        self.exported = exported_names(module) or set()
         self.found: dict[tuple[int, str], Leftover] = {}
-        self._done: set[int] = set()  # strings already judged in their context
+        self._done: set[int] = set()  # calls and names already judged in their context
 
     def _report(self, node: ast.expr | ast.stmt, reason: str) -> None:
         self.found.setdefault(
@@ -74,10 +78,39 @@ class _LeftoverFinder(_Reader):
     def _text(self, node: ast.expr) -> str:
         return (ast.get_source_segment(self.module.source, node) or ast.unparse(node))[:60]
 
+    def _is_check(self, call: ast.Call) -> bool | None:
+        """Is `call` given the flag's name a check of it (one the rewrite left with a
+        loop), or one that only looks like one (`widget.enabled(F)`: no leftover)?"""
+        argument = ast_name_argument(call)
+        if argument is None or self.value(argument) != self.flag:
+            return None
+        shape = ast_shape(call)
+        if self.apis.check(shape, self.names) is not None:
+            return True
+        return False if shape is not None and shape.method in self.apis.methods else None
+
+    def _judged(self, call: ast.Call) -> None:
+        argument = ast_name_argument(call)
+        self._done.update(id(node) for node in (call, argument) if node is not None)
+
+    def visit_While(self, node: ast.While) -> None:
+        checks = [c for c in ast.walk(node.test) if isinstance(c, ast.Call) and self._is_check(c)]
+        if checks:
+            self._report(node, WHILE_LOOP)
+            for call in checks:
+                self._judged(call)
+        self.generic_visit(node)
+
     def visit_Call(self, node: ast.Call) -> None:
+        check = self._is_check(node)
+        if check is not None:
+            if check and id(node) not in self._done:
+                self._report(node, CHECK_KEPT)
+            self._judged(node)
         for argument in [*node.args, *(k.value for k in node.keywords)]:
             if isinstance(argument, ast.Constant) and argument.value == self.flag:
-                self._exact(argument, PASSED_TO.format(callee=self._text(node.func)))
+                if id(argument) not in self._done:
+                    self._exact(argument, PASSED_TO.format(callee=self._text(node.func)))
         self.generic_visit(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -131,11 +164,13 @@ class _LeftoverFinder(_Reader):
         # An import is no use of the name (its reads are reported), unless it re-exports.
         for alias in node.names:
             bound = alias.asname or alias.name
-            held = self.constants.values.get(_qualify(self.module, bound))
+            held = self.constants.values.get(qualify(self.module, bound))
             if held == self.flag and bound in self.exported:
                 self._report(node, CONSTANT_KEPT.format(name=bound))
 
     def _read(self, node: ast.Name | ast.Attribute) -> None:
+        if id(node) in self._done:
+            return
         if not isinstance(node.ctx, ast.Load) or self.value(node) != self.flag:
             self.generic_visit(node)
             return
@@ -148,7 +183,7 @@ class _LeftoverFinder(_Reader):
         self._read(node)
 
 
-def _leftovers(module: _Source, context: _Context) -> list[Leftover]:
+def find_leftovers(module: Source, context: Context) -> list[Leftover]:
     if module.syntax is None:
         return []
     finder = _LeftoverFinder(module, context)

@@ -7,9 +7,9 @@ from collections.abc import Collection
 
 import libcst as cst
 
-from flags.cleanup.sources import _EMPTY_MODULE
+from flags.cleanup.sources import EMPTY_MODULE
 
-_ATOMS = (
+ATOMS = (
     cst.Name,
     cst.Attribute,
     cst.Call,
@@ -27,10 +27,10 @@ _PARENTHESIZED = (cst.Tuple, cst.GeneratorExp, cst.NamedExpr, cst.Yield)
 
 
 def _code(node: cst.CSTNode) -> str:
-    return _EMPTY_MODULE.code_for_node(node)
+    return EMPTY_MODULE.code_for_node(node)
 
 
-class _Parens(cst.CSTTransformer):
+class Parens(cst.CSTTransformer):
     """Drop the parentheses a fold moved, where they are not needed.
 
     Around a single-line atom (a name, call, attribute, ...) they never are; around
@@ -50,7 +50,7 @@ class _Parens(cst.CSTTransformer):
         bare = updated.with_changes(lpar=[], rpar=[])
         if "\n" in _code(bare) or isinstance(bare, _PARENTHESIZED):
             return updated
-        return bare if slot or isinstance(bare, _ATOMS) else updated
+        return bare if slot or isinstance(bare, ATOMS) else updated
 
     @staticmethod
     def _space(
@@ -60,9 +60,11 @@ class _Parens(cst.CSTTransformer):
     ) -> cst.BaseParenthesizableWhitespace:
         if not isinstance(whitespace, cst.SimpleWhitespace) or whitespace.value:
             return whitespace
-        glued = (before is not None and re.match(r"\w", _code(before)[-1:])) or (
-            after is not None and re.match(r"\w", _code(after)[:1])
+        # The characters the keyword would touch without the parentheses.
+        touching = (_code(before)[-1:] if before is not None else "") + (
+            _code(after)[:1] if after is not None else ""
         )
+        glued = re.search(r"\w", touching)
         return cst.SimpleWhitespace(" ") if glued else whitespace
 
     def leave_If(self, original_node: cst.If, updated_node: cst.If) -> cst.If:

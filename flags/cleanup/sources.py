@@ -16,11 +16,11 @@ from libcst.metadata import MetadataWrapper
 
 from flags.cleanup.spellings import UNPARSABLE, Leftover
 
-_EMPTY_MODULE = cst.Module(body=[])
+EMPTY_MODULE = cst.Module(body=[])
 
 
 @dataclass
-class _Source:
+class Source:
     """A Python file, read with `ast` (fast) to find bindings and checks."""
 
     path: str
@@ -29,7 +29,7 @@ class _Source:
     is_package: bool
 
     @classmethod
-    def of(cls, path: str, source: str) -> _Source:
+    def of(cls, path: str, source: str) -> Source:
         return cls(path, source, *_module_name(path))
 
     @cached_property
@@ -43,7 +43,7 @@ class _Source:
 
 
 @dataclass
-class _Module(_Source):
+class ParsedModule(Source):
     """A Python file parsed with libcst, to be rewritten."""
 
     tree: cst.Module
@@ -64,19 +64,19 @@ def _module_name(path: str) -> tuple[str, bool]:
     return ".".join(parts), is_package
 
 
-def _is_python(path: str) -> bool:
+def is_python(path: str) -> bool:
     return path.endswith((".py", ".pyi"))
 
 
-def _parse(path: str, source: str) -> _Module | Leftover:
+def parse_module(path: str, source: str) -> ParsedModule | Leftover:
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         return Leftover(path, exc.raw_line, UNPARSABLE.format(error=exc.message))
-    return _Module(path, source, *_module_name(path), tree=tree)
+    return ParsedModule(path, source, *_module_name(path), tree=tree)
 
 
-def _absolute(name: str, module: _Source) -> str:
+def absolute_import(name: str, module: Source) -> str:
     """`name` as imported by `module`, with a relative import resolved."""
     if not name.startswith("."):
         return name
@@ -87,16 +87,16 @@ def _absolute(name: str, module: _Source) -> str:
     return ".".join(part for part in (package, name[dots:]) if part)
 
 
-def _import_from_module(node: cst.ImportFrom) -> str:
-    dotted = _EMPTY_MODULE.code_for_node(node.module) if node.module is not None else ""
+def import_from_module(node: cst.ImportFrom) -> str:
+    dotted = EMPTY_MODULE.code_for_node(node.module) if node.module is not None else ""
     return "." * len(node.relative) + dotted
 
 
-def _import_source(node: ast.ImportFrom, module: _Source) -> str:
-    return _absolute("." * node.level + (node.module or ""), module)
+def import_source(node: ast.ImportFrom, module: Source) -> str:
+    return absolute_import("." * node.level + (node.module or ""), module)
 
 
-def _qualify(module: _Source, name: str) -> str:
+def qualify(module: Source, name: str) -> str:
     return f"{module.name}.{name}" if module.name else name
 
 
@@ -115,7 +115,7 @@ class _TargetCollector(cst.CSTVisitor):
             self.assigns[id(node.target)] = node
 
 
-def _assigns(tree: cst.Module) -> dict[int, cst.Assign | cst.AnnAssign]:
+def single_assignments(tree: cst.Module) -> dict[int, cst.Assign | cst.AnnAssign]:
     collector = _TargetCollector()
     tree.visit(collector)
     return collector.assigns

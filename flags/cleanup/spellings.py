@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-# The calls that evaluate a flag, by the name of the function or method called, and
-# the constant a check of a removed (fully enabled) flag becomes:
-# `enabled(F)`, `flags.enabled(F, actor)`, `self.flags.enabled(name=F)`, ...
+# The methods of the default flag APIs (`flags/cleanup/apis.py` says which receivers),
+# and the constant a check of a removed (fully enabled) flag becomes:
+# `flags.enabled(F, actor)`, `self.flags.enabled(name=F)`, `Feature.disabled(F)`, ...
 SPELLINGS: Mapping[str, bool] = MappingProxyType(
     {
         "enabled": True,  # Flags.enabled(name, actor): flags/engine.py
@@ -30,6 +30,14 @@ USED_ELSEWHERE = "the flag's name is used outside a flag check"
 IN_STRING = "the flag's name is mentioned in a string"
 IN_COMMENT = "the flag's name is mentioned in a comment"
 REWRITE_FAILED = "the codemod could not rewrite this file: remove the flag by hand"
+WHILE_LOOP = (
+    "a `while` loop tests the flag: as `True` it would never stop on its test, "
+    "so it is left as it is: remove the flag by hand"
+)
+CHECK_KEPT = "this check of the flag stays with the `while` loop that depends on it"
+BAD_DECLARATION = (
+    "cannot read this declaration of flag APIs ({error}): checks made on them were not rewritten"
+)
 
 
 @dataclass(frozen=True)

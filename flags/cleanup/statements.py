@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 
 import libcst as cst
 
-from flags.cleanup.blocks import _blank, _Blocks
-from flags.cleanup.context import _Edit
+from flags.cleanup.blocks import Blocks, blank
+from flags.cleanup.context import Edit
 from flags.cleanup.fold import pure
-from flags.cleanup.parens import _ATOMS
+from flags.cleanup.parens import ATOMS
 
 
 def _negate(test: cst.BaseExpression) -> cst.BaseExpression:
@@ -33,7 +33,7 @@ def _negate(test: cst.BaseExpression) -> cst.BaseExpression:
         target = test.comparisons[0]
         operator = swaps[type(target.operator)]()
         return test.with_changes(comparisons=[target.with_changes(operator=operator)])
-    if isinstance(test, _ATOMS) or test.lpar:
+    if isinstance(test, ATOMS) or test.lpar:
         return cst.UnaryOperation(operator=cst.Not(), expression=test)
     return cst.UnaryOperation(
         operator=cst.Not(),
@@ -41,22 +41,22 @@ def _negate(test: cst.BaseExpression) -> cst.BaseExpression:
     )
 
 
-class _Rewriter(_Blocks):
-    """One pass: checks become constants and fold (first pass), or a `_Plan` is removed."""
+class Rewriter(Blocks):
+    """One pass: checks become constants and fold (first pass), or a `Plan` is removed."""
 
     # -- statements
 
-    def _inline(self, body: cst.BaseSuite) -> _Edit:
+    def _inline(self, body: cst.BaseSuite) -> Edit:
         """The statements of a branch kept inline; a `pass` only stood for "nothing"."""
         if isinstance(body, cst.IndentedBlock):
             statements = [s for s in body.body if not self._is_pass(s)]
-            return _Edit(statements, body.footer)
+            return Edit(statements, body.footer)
         assert isinstance(body, cst.SimpleStatementSuite)
         small = [s for s in body.body if not isinstance(s, cst.Pass)]
         if not small:
-            return _Edit([])
+            return Edit([])
         line = cst.SimpleStatementLine(body=small, trailing_whitespace=body.trailing_whitespace)
-        return _Edit([line])
+        return Edit([line])
 
     def _is_pass(self, statement: cst.BaseStatement) -> bool:
         """A bare `pass` line (one with a comment says something, and stays)."""
@@ -66,7 +66,7 @@ class _Rewriter(_Blocks):
             isinstance(statement, cst.SimpleStatementLine)
             and all(isinstance(small, cst.Pass) for small in statement.body)
             and statement.trailing_whitespace.comment is None
-            and all(_blank(line) for line in statement.leading_lines)
+            and all(blank(line) for line in statement.leading_lines)
         )
 
     def visit_If(self, node: cst.If) -> None:
@@ -109,7 +109,7 @@ class _Rewriter(_Blocks):
             kept.pop()
 
         if not kept:
-            self._record(updated_node, _Edit([]) if tail is None else self._inline(tail))
+            self._record(updated_node, Edit([]) if tail is None else self._inline(tail))
             return updated_node
         if len(kept) == 1 and tail is not None and self._is_empty(kept[0].body):
             # `if x: pass else: y()` reads better as `if not x: y()`.
@@ -137,7 +137,7 @@ class _Rewriter(_Blocks):
             orelse = orelse.with_changes(leading_lines=updated_node.leading_lines)
         return orelse
 
-    def _hoist(self, node: cst.If) -> _Edit | None:
+    def _hoist(self, node: cst.If) -> Edit | None:
         """`if f() or True: body` is `f()` then `body`: the call still runs, the test is known.
 
         Likewise `if f() and False: ... else: body`. With `elif` branches the call
@@ -157,28 +157,34 @@ class _Rewriter(_Blocks):
         elif isinstance(node.orelse, cst.Else):
             rest = self._inline(node.orelse.body)
         else:
-            rest = _Edit([])
-        return _Edit([effect, *rest.statements], rest.trailing)
+            rest = Edit([])
+        return Edit([effect, *rest.statements], rest.trailing)
 
     def leave_While(self, original_node: cst.While, updated_node: cst.While) -> cst.BaseStatement:
-        # `while True` stays a loop; a loop that never runs goes (its `else` runs).
+        # A loop that never runs goes (its `else` runs). One the flag kept running
+        # (`while flags.enabled(F)`, a kill switch) would never stop on its test as
+        # `while True`: it is left as it is, for a person (the leftovers say so).
+        if id(original_node) in self.frozen:
+            return original_node
         if self._value(updated_node.test) is False:
             orelse = updated_node.orelse
-            self._record(updated_node, self._inline(orelse.body) if orelse else _Edit([]))
+            self._record(updated_node, self._inline(orelse.body) if orelse else Edit([]))
+        elif self.rewriting and self._holds_constant(updated_node.test):
+            self.loops.add(id(original_node))
         return updated_node
 
     def leave_FunctionDef(
         self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
     ) -> cst.BaseStatement:
         if id(original_node) in self.plan.nodes:
-            self._record(updated_node, _Edit([]))
+            self._record(updated_node, Edit([]))
         return updated_node
 
     def leave_ClassDef(
         self, original_node: cst.ClassDef, updated_node: cst.ClassDef
     ) -> cst.BaseStatement:
         if id(original_node) in self.plan.nodes:
-            self._record(updated_node, _Edit([]))
+            self._record(updated_node, Edit([]))
         return updated_node
 
     def _small(
@@ -228,7 +234,7 @@ class _Rewriter(_Blocks):
         if kept is None:
             return updated_node
         if not kept:
-            self._record(updated_node, _Edit([]))
+            self._record(updated_node, Edit([]))
             return updated_node
         return updated_node.with_changes(body=kept)
 

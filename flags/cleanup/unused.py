@@ -18,9 +18,15 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from flags.cleanup.context import _Context, _Plan
+from flags.cleanup.context import Context, Plan
 from flags.cleanup.fold import pure
-from flags.cleanup.sources import _assigns, _import_from_module, _Module, _qualify, _Source
+from flags.cleanup.sources import (
+    ParsedModule,
+    Source,
+    import_from_module,
+    qualify,
+    single_assignments,
+)
 
 
 def _scope_key(scope: Scope) -> tuple[str, ...]:
@@ -35,7 +41,7 @@ def _scopes(wrapper: MetadataWrapper) -> set[Scope]:
     return {s for s in wrapper.resolve(ScopeProvider).values() if s is not None}
 
 
-def _referenced(wrapper: MetadataWrapper) -> dict[tuple[tuple[str, ...], str], bool]:
+def referenced(wrapper: MetadataWrapper) -> dict[tuple[tuple[str, ...], str], bool]:
     """Was each name read, by scope? Scopes sharing a key must all have read it."""
     result: dict[tuple[tuple[str, ...], str], bool] = {}
     for scope in _scopes(wrapper):
@@ -46,7 +52,7 @@ def _referenced(wrapper: MetadataWrapper) -> dict[tuple[tuple[str, ...], str], b
     return result
 
 
-def _exported(module: _Source) -> set[str] | None:
+def exported_names(module: Source) -> set[str] | None:
     """The names in `__all__`; None when it is built in a way we cannot read."""
     names: set[str] = set()
     for node in module.syntax.body if module.syntax is not None else ():
@@ -70,17 +76,17 @@ def _exported(module: _Source) -> set[str] | None:
     return names
 
 
-def _plan(
-    module: _Module,
+def plan_removals(
+    module: ParsedModule,
     tree: cst.Module,
     before: Mapping[tuple[tuple[str, ...], str], bool],
-    context: _Context,
-) -> tuple[_Plan, MetadataWrapper]:
+    context: Context,
+) -> tuple[Plan, MetadataWrapper]:
     """Which names the rewrite left unused, and that may go (see the module docstring)."""
     wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
-    plan = _Plan()
-    exported = _exported(_Source(module.path, tree.code, module.name, module.is_package))
-    assigns = _assigns(tree)
+    plan = Plan()
+    exported = exported_names(Source(module.path, tree.code, module.name, module.is_package))
+    assigns = single_assignments(tree)
     scopes = [s for s in _scopes(wrapper) if not isinstance(s, ClassScope | ComprehensionScope)]
     # Every name an import alias binds (`import a.b` binds `a.b` and `a`): an alias
     # goes when all of them are unread, and counts as read before when any was.
@@ -101,7 +107,7 @@ def _plan(
             names = {n for alias in aliases for n in alias_names[alias]} | {name}
             was_read = any(before.get((key, n), False) for n in names)
             if at_module:
-                qualified = _qualify(module, name)
+                qualified = qualify(module, name)
                 if exported is None or name in exported or context.is_external(qualified):
                     continue
                 if context.constants.values.get(qualified) == context.flag:
@@ -156,7 +162,7 @@ def _removal(
     statement; None when it cannot go on its own."""
     if isinstance(binding, ImportAssignment):
         node = binding.node
-        if isinstance(node, cst.ImportFrom) and _import_from_module(node) == "__future__":
+        if isinstance(node, cst.ImportFrom) and import_from_module(node) == "__future__":
             return None
         aliases = _aliases_of(binding, name)
         return aliases[0] if len(aliases) == 1 else None

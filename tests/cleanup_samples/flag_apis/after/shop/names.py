@@ -1,0 +1,1 @@
+TRACKING = "product_intelligence_database_event_tracking"
