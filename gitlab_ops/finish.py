@@ -15,7 +15,8 @@ from flags.commands import Context, purge
 from flags.store import AuditRecord
 from gitlab_ops import issues
 from gitlab_ops.client import GitLab
-from templates.tasklist import TaskNotFound, parse_tasks, set_checked
+from templates.steps import TaskNotFound, set_checked
+from templates.tasklist import parse_tasks
 
 # The steps a merged cleanup MR and `finish` complete, in the rollout issue template.
 FINISHED_STEPS = (

@@ -1,98 +1,72 @@
-"""Task lists in a GitLab issue description: find them, diff two versions, tick one box.
+"""Task lists in a GitLab issue description, found where GitLab renders checkboxes.
 
 Why: a rollout step runs when a person ticks its checkbox, and GitLab tells us only
-the description before and after the edit (``changes.description`` in the Issue
-Hook). So the bot must see task lists exactly where GitLab renders checkboxes, know
-each step by the hidden marker after its checkbox (``<!-- step:ID -->``; positions
-change whenever a person edits the issue), and, to untick a refused step, change one
-character of the description so nothing else a person wrote is lost.
+the description before and after the edit. So the bot must see a task exactly where
+GitLab renders one; a line that only looks like a task (in a code block, an HTML
+comment, front matter) must never run a step. The step logic built on this (markers,
+diffs, the one-character untick) lives in `templates.steps`.
 
 GitLab task lists: https://docs.gitlab.com/user/markdown/#task-lists . GitLab
 Flavored Markdown is CommonMark (https://spec.commonmark.org/0.31.2/) plus GFM task
 list items (https://github.github.com/gfm/#task-list-items-extension-) plus GitLab's
 ``[~]`` "inapplicable" items, which count as neither done nor to do.
 
-How: no Markdown parser is installed in the project, so this is a hand-written,
-single-pass line scanner that follows CommonMark's block structure just far enough
-to know which lines are task items. Pure: no I/O, regexes compiled once at import.
+How: markdown-it-py's CommonMark block parser finds the blocks, so nesting, lazy
+continuation lines, fences, indented code and HTML blocks follow the spec rather than
+a hand-written scanner. Each ``list_item_open`` token's ``.map`` gives its first
+source line; the item is a task when its first block is a paragraph starting on that
+line with ``[ ]``, ``[x]``, ``[X]`` or ``[~]`` followed by whitespace or the line end.
+We check the checkbox ourselves instead of using mdit-py-plugins' ``tasklists``: that
+plugin knows neither ``[~]`` nor a box at the end of a line, and needs the inline
+pass, which costs as much again on a 1 MB description. Only the block rules run.
 
-- Lines end at LF, CRLF or a lone CR (CommonMark's three line endings), mixed freely.
-  Line indexes are 0-based; ``Task.raw`` is the line without its ending.
-- List items: bullets ``-`` ``*`` ``+`` and ordered ``1.`` ``1)`` (1-9 digits),
-  followed by whitespace. Nesting follows CommonMark's content column: a line belongs
-  to an item when it is indented at least to the column where the item's text starts
-  (tabs count to the next multiple of 4). A paragraph keeps its items open across
-  "lazy" continuation lines; a blank line keeps them open too. An ordered item may
-  interrupt a paragraph only when it starts at 1. A marker followed by 5+ spaces
-  starts indented code inside the item, so ``-     [ ] x`` is not a task.
-- A task is a list item whose text starts with ``[ ]``, ``[x]``, ``[X]`` or ``[~]``
-  followed by whitespace or the end of the line. ``[~]`` is ``inapplicable`` and
-  never counts as ticked. As in GFM, the checkbox must open the item's first
-  paragraph: a checkbox line underlined by ``---`` or ``===`` is a heading, no task.
-- Nothing is a task inside: fenced code (three or more backticks or tildes, indented
-  up to 3 columns within its container, closed by a fence of the same character at
-  least as long, or by the end of its list item); HTML blocks, which covers a comment
-  that starts a line and spans lines (until ``-->``) as well as ``<details>``-style
-  blocks without a blank line (CommonMark's seven kinds); indented code (4+ columns
-  beyond the container, outside a paragraph); GitLab front matter (``---``, ``+++``
-  or ``;;;`` on the first non-blank line, closed by the same delimiter or ``...``).
-  A comment that starts in the middle of a line is inline HTML: the next line is
-  still parsed as blocks, so a task there is a task, as GitLab renders it.
-- Limits, where the bot's own template never goes: lines inside ``>`` block quotes
+- Lines end at LF, CRLF or a lone CR, as markdown-it normalises them; line indexes are
+  0-based and ``Task.raw`` is the source line without its ending.
+- Nothing is a task inside fenced or indented code, HTML blocks or GitLab front
+  matter (``---``, ``+++`` or ``;;;`` on the first non-blank line, closed by the same
+  delimiter or ``...``). mdit-py-plugins' ``front_matter`` plugin is not used: it
+  knows only ``---`` on the very first line, and GitLab strips front matter before
+  rendering, so the text after it is parsed as a document of its own.
+- Limits, where the bot's own template never goes: items inside ``>`` block quotes
   are never tasks, although GitLab renders ``> - [ ] x`` as one (so a step quoted
-  there never runs); front matter after an encoding line is not recognised; the
-  lines inside a GitLab ``>>>`` block quote are scanned as ordinary lines, so their
-  tasks are reported, as GitLab renders them.
-
-Checked by differential fuzzing against markdown-it-py's CommonMark block structure
-(not a dependency): outside the limits above the two agree on which lines are tasks
-and on their parents.
+  there never runs); front matter after an encoding line is not recognised; from a
+  list nested deeper than `MAX_NESTING` allows (about 50 lists) to the end, nothing
+  is read: markdown-it's recursion guard, which keeps a hostile description from
+  exhausting the stack, skips the rest of the document.
 
 A task's marker must come right after its checkbox. Its text is the rest of the
 item's first line. Its command is the first code span in that text whose content
 starts with ``/chatops run ``; failing that, the first line starting with
 ``/chatops run `` in a fenced block placed directly in the task's item (the rollback
-step keeps its command in such a block).
+step keeps its command in such a block). Pure: no I/O; the parsers are built once at
+import and keep no state between calls.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import Enum, StrEnum
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from templates.markers import STEP_MARKER
 
 __all__ = [
     "COMMAND_PREFIX",
-    "STEP_ID",
-    "STEP_MARKER",
-    "Edge",
-    "EdgeKind",
+    "MAX_NESTING",
     "Task",
-    "TaskNotFound",
     "TaskState",
-    "diff",
-    "duplicate_markers",
-    "marker",
+    "locate_tasks",
     "parse_tasks",
-    "set_checked",
-    "tasks_by_marker",
 ]
-
-STEP_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
-"""A step id: what the template writes into a marker and the bot keys steps by."""
-
-STEP_MARKER = re.compile(r"<!-- step:(?P<id>[a-z0-9][a-z0-9-]*) -->")
-"""The hidden marker, exactly as `marker` renders it (GitLab does not show comments)."""
 
 COMMAND_PREFIX = "/chatops run "
 """What a step's command starts with; `Task.command` is the part after it."""
 
-
-def marker(step_id: str) -> str:
-    """Render the marker the template puts right after a step's checkbox."""
-    if STEP_ID.fullmatch(step_id) is None:
-        raise ValueError(f"invalid step id {step_id!r}: it must match {STEP_ID.pattern}")
-    return f"<!-- step:{step_id} -->"
+MAX_NESTING = 100
+"""markdown-it's nesting limit: a list and its item take two levels, a block quote one."""
 
 
 class TaskState(StrEnum):
@@ -134,208 +108,64 @@ class Task:
         return self.command_line[len(COMMAND_PREFIX) :].strip()
 
 
-class EdgeKind(StrEnum):
-    """How a step's ticked state changed.
-
-    ``appeared_ticked``: a marker absent before shows up ticked, e.g. pasted text; no
-    click we can attribute to a person, so callers that run commands ignore it.
-    """
-
-    TICKED = "ticked"
-    UNTICKED = "unticked"
-    APPEARED_TICKED = "appeared_ticked"
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """A step whose ticked state changed between two descriptions; ``task`` is its current form."""
-
-    marker: str
-    kind: EdgeKind
-    task: Task
-
-
-class TaskNotFound(KeyError):
-    """No task carries this marker (it may sit in a code block, or have been deleted)."""
-
-    def __init__(self, marker_id: str) -> None:
-        super().__init__(marker_id)
-        self.marker_id = marker_id
-
-    def __str__(self) -> str:
-        return f"no task with the marker '<!-- step:{self.marker_id} -->' in the description"
-
-
 def parse_tasks(text: str) -> list[Task]:
     """Every task item of a description, in document order."""
-    return _scan(text)[0]
+    return [task for task, _ in locate_tasks(text)]
 
 
-def tasks_by_marker(text: str) -> dict[str, Task]:
-    """Marked tasks by marker id, in document order; a repeated marker keeps its first task.
+def locate_tasks(text: str) -> list[tuple[Task, int]]:
+    """Every task with the offset in `text` of the character between its brackets.
 
-    The first wins so that the same task is chosen here, in `diff` and in
-    `set_checked`; `duplicate_markers` tells the caller a marker is ambiguous.
+    The offset is what `templates.steps.set_checked` rewrites, so a tick or an untick
+    changes that one character and nothing else a person wrote.
     """
-    return _by_marker(parse_tasks(text))
+    lines = _split_lines(text)
+    first = _front_matter_end(lines) + 1
+    if first >= len(lines):
+        return []
+    tokens = _BLOCKS.parse(text[lines[first][0] :])
+
+    located: list[tuple[Task, int]] = []
+    items: list[tuple[int | None, int | None]] = []  # open items: (own task, nearest task)
+    quotes = 0
+    for index, token in enumerate(tokens):
+        kind = token.type
+        if kind == "list_item_open":
+            nearest = items[-1][1] if items else None
+            own = None
+            line = None if quotes else _checkbox_line(tokens, index)
+            if line is not None:
+                own = len(located)
+                located.append(_task(first + line, *lines[first + line], nearest))
+            items.append((own, nearest if own is None else own))
+        elif kind == "list_item_close":
+            items.pop()
+        elif kind == "blockquote_open":
+            quotes += 1
+        elif kind == "blockquote_close":
+            quotes -= 1
+        elif kind == "fence" and not quotes and items and (own := items[-1][0]) is not None:
+            task, offset = located[own]
+            if task.command_line is None and (command := _fence_command(token.content)):
+                located[own] = (replace(task, command_line=command), offset)
+    return located
 
 
-def duplicate_markers(text: str) -> dict[str, list[Task]]:
-    """Markers carried by more than one task, each with all its tasks in document order.
+# --- reading the tokens ------------------------------------------------------------
 
-    The first task of each list is the one the other functions use.
-    """
-    seen: dict[str, list[Task]] = {}
-    for task in parse_tasks(text):
-        if task.marker is not None:
-            seen.setdefault(task.marker, []).append(task)
-    return {marker_id: tasks for marker_id, tasks in seen.items() if len(tasks) > 1}
+_BLOCKS = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).disable(["inline", "text_join"])
+_INLINE = MarkdownIt("commonmark")  # for a task's first line only, to find its code spans
 
-
-def diff(previous: str, current: str) -> list[Edge]:
-    """The steps ticked or unticked between two descriptions, in the current document order.
-
-    Steps are matched by marker, so moving or rewording a step is no edge. An
-    unchanged state, a task without a marker and a removed task give nothing; ``[~]``
-    counts as not ticked, so ``[~]`` to ``[x]`` is a tick. A marker that was not in
-    `previous` and is ticked in `current` gives ``appeared_ticked``: we cannot tell
-    who ticked it, so the caller decides (the worker runs only ``ticked``).
-    """
-    before = tasks_by_marker(previous)
-    edges: list[Edge] = []
-    for marker_id, task in tasks_by_marker(current).items():
-        old = before.get(marker_id)
-        if old is None:
-            if task.checked:
-                edges.append(Edge(marker_id, EdgeKind.APPEARED_TICKED, task))
-        elif task.checked and not old.checked:
-            edges.append(Edge(marker_id, EdgeKind.TICKED, task))
-        elif old.checked and not task.checked:
-            edges.append(Edge(marker_id, EdgeKind.UNTICKED, task))
-    return edges
-
-
-def set_checked(text: str, marker_id: str, checked: bool) -> str:
-    """Tick or untick the task with this marker by rewriting the one character in its box.
-
-    Everything else stays byte for byte (line endings, trailing newline). ``True``
-    writes ``x`` unless the box holds ``x`` or ``X``; ``False`` writes a space unless
-    the box is not ticked, so ``[~]`` stays inapplicable: a person's decision that a
-    step does not apply is kept. Returns `text` itself when nothing changes. Raises
-    `TaskNotFound` when no task carries the marker.
-    """
-    tasks, offsets = _scan(text)
-    for task, offset in zip(tasks, offsets, strict=True):
-        if task.marker == marker_id:
-            if task.checked == checked:  # "not ticked" covers [ ] and [~]
-                return text
-            return text[:offset] + ("x" if checked else " ") + text[offset + 1 :]
-    raise TaskNotFound(marker_id)
-
-
-def _by_marker(tasks: list[Task]) -> dict[str, Task]:
-    found: dict[str, Task] = {}
-    for task in tasks:
-        if task.marker is not None:
-            found.setdefault(task.marker, task)
-    return found
-
-
-# --- the scanner -------------------------------------------------------------------
-
-_LINE_END = re.compile(r"\r\n?|\n")
-_LIST_MARKER = re.compile(r"(?:[-+*]|(\d{1,9})[.)])(?=[ \t]|$)")
-_CHECKBOX = re.compile(r"\[([ xX~])\](?=[ \t]|$)")
+_LINE_END = re.compile(r"\r\n?|\n")  # CommonMark's three line endings, as markdown-it's
+_CHECKBOX = re.compile(r"\[([ xX~])\](?=[ \t\n]|$)")
 _STATES = {
     " ": TaskState.UNCHECKED,
     "x": TaskState.CHECKED,
     "X": TaskState.CHECKED,
     "~": TaskState.INAPPLICABLE,
 }
-_FENCE_OPEN = re.compile(r"(`{3,})[^`]*$|(~{3,})")
-_FENCE_CLOSE = re.compile(r"(`{3,}|~{3,})[ \t]*$")
-_ATX_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
-_SETEXT_UNDERLINE = re.compile(r"(?:=+|-+)[ \t]*$")
-_THEMATIC_BREAK = re.compile(r"(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
+_LAST_LIST_MARKER = re.compile(r"(?:[-+*]|[0-9]{1,9}[.)])[ \t]*$")
 _FRONT_MATTER_OPEN = re.compile(r"(---|\+\+\+|;;;)[ \t]*\S*$")
-_CODE_SPAN_TOKEN = re.compile(r"\\[\s\S]|`+")
-_BACKTICKS = re.compile(r"`+")
-
-# CommonMark HTML blocks 1-5 end at a line holding their end text ...
-_HTML_UNTIL_TEXT = (
-    (
-        re.compile(r"<(?:pre|script|style|textarea)(?:[ \t>]|$)", re.IGNORECASE),
-        re.compile(r"</(?:pre|script|style|textarea)>", re.IGNORECASE),
-    ),
-    (re.compile(r"<!--"), re.compile(r"-->")),
-    (re.compile(r"<\?"), re.compile(r"\?>")),
-    (re.compile(r"<![A-Za-z]"), re.compile(r">")),
-    (re.compile(r"<!\[CDATA\["), re.compile(r"\]\]>")),
-)
-# ... blocks 6 (known block tags) and 7 (any lone tag, not inside a paragraph) at a blank line.
-_HTML_BLOCK_TAG = re.compile(
-    r"</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup"
-    r"|dd|details|dialog|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|frame"
-    r"|frameset|h[1-6]|head|header|hr|html|iframe|legend|li|link|main|menu|menuitem|nav"
-    r"|noframes|ol|optgroup|option|p|param|search|section|summary|table|tbody|td|tfoot|th"
-    r"|thead|title|tr|track|ul)(?:[ \t]|/?>|$)",
-    re.IGNORECASE,
-)
-_HTML_ATTRIBUTE = (
-    r"[ \t]+[A-Za-z_:][A-Za-z0-9_.:-]*"  # name
-    r"""(?:[ \t]*=[ \t]*(?:[^ \t"'=<>`]+|'[^']*'|"[^"]*"))?"""  # value
-)
-_HTML_LONE_TAG = re.compile(
-    r"(?:<(?!(?:pre|script|style|textarea)(?![A-Za-z0-9-]))[A-Za-z][A-Za-z0-9-]*"
-    rf"(?:{_HTML_ATTRIBUTE})*[ \t]*/?>|</[A-Za-z][A-Za-z0-9-]*[ \t]*>)[ \t]*$",
-    re.IGNORECASE,
-)
-
-
-class _Kind(Enum):
-    TEXT = 1  # paragraph text, new or continued
-    CODE = 2  # indented code
-    BREAK = 3  # ATX heading or thematic break: one line, ends a paragraph
-    SETEXT = 4  # setext underline: the open paragraph was a heading
-    QUOTE = 5  # a block quote line, skipped whole
-    FENCE = 6
-    HTML = 7
-    ITEM = 8
-
-
-_QUOTED = -1
-"""`para` value: the open paragraph is inside a skipped block quote (only lazy lines join it)."""
-
-
-@dataclass(slots=True)
-class _Item:
-    content_col: int  # lines indented this far belong to the item
-    task: int | None  # index of the item's own task
-    owner: int | None  # nearest task among the item and its ancestors
-    has_content: bool  # an item may start with at most one blank line
-
-
-@dataclass(slots=True)
-class _Leaf:
-    """An open fenced code or HTML block: its lines hold no tasks."""
-
-    depth: int  # how many list items contain it
-    fence: str  # the opening fence; "" for HTML
-    html_end: re.Pattern[str] | None  # None: ends at a blank line (or, for a fence, unused)
-    task: int | None  # fence directly in a task's item: where its command goes
-
-
-@dataclass(slots=True)
-class _Draft:
-    line: int
-    raw: str
-    indent: int
-    state: TaskState
-    marker: str | None
-    text: str
-    parent: int | None
-    command_line: str | None
-    offset: int  # of the character between the brackets, in the whole description
 
 
 def _split_lines(text: str) -> list[tuple[int, str]]:
@@ -348,21 +178,6 @@ def _split_lines(text: str) -> list[tuple[int, str]]:
     if start < len(text):
         lines.append((start, text[start:]))
     return lines
-
-
-def _skip_indent(line: str, pos: int, col: int) -> tuple[int, int]:
-    """Skip spaces and tabs from `pos`, at column `col`: the column and position reached."""
-    end = len(line)
-    while pos < end:
-        char = line[pos]
-        if char == " ":
-            col += 1
-        elif char == "\t":
-            col += 4 - col % 4
-        else:
-            break
-        pos += 1
-    return col, pos
 
 
 def _front_matter_end(lines: list[tuple[int, str]]) -> int:
@@ -381,202 +196,64 @@ def _front_matter_end(lines: list[tuple[int, str]]) -> int:
     return -1
 
 
-def _block_start(
-    line: str, pos: int, rel: int, in_paragraph: bool, lazy: bool
-) -> tuple[_Kind, re.Match[str] | None, re.Pattern[str] | None]:
-    """What a line's content at `pos` starts, `rel` columns into its container.
+def _checkbox_line(tokens: list[Token], index: int) -> int | None:
+    """The line of the item opened at `index` when its first paragraph opens with a checkbox.
 
-    `in_paragraph`: the container holds an open paragraph, which setext underlines
-    end and some list items cannot interrupt. `lazy`: a paragraph is open, here or
-    deeper, so the line may continue it; indented code and lone HTML tags cannot
-    interrupt it. Returns the kind, the list marker or fence match, and an HTML
-    block's end text.
+    GFM: the checkbox must open the item's first block, on the item's own line; a
+    checkbox line underlined by ``---`` is a heading, and ``-`` alone on a line
+    followed by ``[ ] a`` is no task either.
     """
-    if rel >= 4:
-        return (_Kind.TEXT if lazy else _Kind.CODE), None, None
-    char = line[pos]
-    if char == ">":
-        return _Kind.QUOTE, None, None
-    if char == "#" and _ATX_HEADING.match(line, pos):
-        return _Kind.BREAK, None, None
-    if char in "`~" and (fence := _FENCE_OPEN.match(line, pos)):
-        return _Kind.FENCE, fence, None
-    if char == "<":
-        for start, end in _HTML_UNTIL_TEXT:
-            if start.match(line, pos):
-                return _Kind.HTML, None, end
-        if _HTML_BLOCK_TAG.match(line, pos) or (not lazy and _HTML_LONE_TAG.match(line, pos)):
-            return _Kind.HTML, None, None
-    if in_paragraph and char in "=-" and _SETEXT_UNDERLINE.match(line, pos):
-        return _Kind.SETEXT, None, None
-    if char in "*-_" and _THEMATIC_BREAK.match(line, pos):
-        return _Kind.BREAK, None, None
-    if char in "-+*0123456789" and (item := _LIST_MARKER.match(line, pos)):
-        number = item.group(1)
-        empty = not line[item.end() :].strip(" \t")
-        if not in_paragraph or not (empty or (number is not None and int(number) != 1)):
-            return _Kind.ITEM, item, None
-    return _Kind.TEXT, None, None
+    item, paragraph = tokens[index], tokens[index + 1]
+    if paragraph.type != "paragraph_open" or item.map is None or paragraph.map is None:
+        return None
+    if paragraph.map[0] != item.map[0] or _CHECKBOX.match(tokens[index + 2].content) is None:
+        return None
+    return item.map[0]
 
 
-def _quote_has_paragraph(line: str, pos: int, col: int, continuing: bool) -> bool:
-    """Whether a block quote line (``>`` at `pos`) leaves a paragraph open.
+def _task(number: int, start: int, raw: str, parent: int | None) -> tuple[Task, int]:
+    """The task on source line `number`, known to open with a checkbox after its markers.
 
-    Only then can the next line be a lazy continuation that keeps list items open.
-    `continuing`: the line before was quoted text, which this line may continue.
+    What precedes the paragraph on the item's own line is indentation and list markers
+    (``- 1. [ ] x``), so the first ``[`` is the checkbox and the last marker is the item's.
     """
-    while True:
-        content_col = col + 2  # after ">" and its optional space
-        col, pos = _skip_indent(line, pos + 1, col + 1)
-        if pos == len(line):
-            return False
-        rel = max(col - content_col, 0)
-        kind, found, _ = _block_start(line, pos, rel, continuing, continuing)
-        if kind is not _Kind.QUOTE:
-            break
-    if kind is _Kind.ITEM:
-        return found is not None and bool(line[found.end() :].strip(" \t"))
-    return kind is _Kind.TEXT
-
-
-def _code_spans(text: str) -> list[str]:
-    """The contents of the CommonMark code spans in one line of inline text."""
-    spans: list[str] = []
-    pos = 0
-    while (opener := _CODE_SPAN_TOKEN.search(text, pos)) is not None:
-        pos = opener.end()
-        run = opener.group()
-        if run[0] == "\\":  # an escaped character; a backtick escaped so opens nothing
-            continue
-        for closer in _BACKTICKS.finditer(text, pos):
-            if len(closer.group()) == len(run):
-                content = text[pos : closer.start()]
-                if content[:1] == " " and content[-1:] == " " and content.strip(" "):
-                    content = content[1:-1]
-                spans.append(content)
-                pos = closer.end()
-                break
-    return spans
-
-
-def _new_task(
-    number: int, start: int, line: str, col: int, box: re.Match[str], parent: int | None
-) -> _Draft:
-    rest = line[box.end() :].lstrip(" \t")
+    pos = raw.index("[")
+    box = _CHECKBOX.match(raw, pos)
+    list_marker = _LAST_LIST_MARKER.search(raw, 0, pos)
+    assert box is not None and list_marker is not None, "markdown-it saw a checkbox here"
+    rest = raw[box.end() :].lstrip(" \t")
     step = STEP_MARKER.match(rest)
     if step is not None:
         rest = rest[step.end() :]
     text = rest.strip(" \t")
-    command = next((span for span in _code_spans(text) if span.startswith(COMMAND_PREFIX)), None)
-    return _Draft(
+    task = Task(
         line=number,
-        raw=line,
-        indent=col,
+        raw=raw,
+        indent=len(raw[: list_marker.start()].expandtabs(4)),
         state=_STATES[box.group(1)],
         marker=None if step is None else step.group("id"),
         text=text,
         parent=parent,
-        command_line=command,
-        offset=start + box.start(1),
+        command_line=_inline_command(text),
     )
+    return task, start + box.start(1)
 
 
-def _scan(text: str) -> tuple[list[Task], list[int]]:
-    """The tasks of `text`, and for each the offset of the character in its box."""
-    lines = _split_lines(text)
-    drafts: list[_Draft] = []
-    items: list[_Item] = []  # open list items, outermost first
-    leaf: _Leaf | None = None
-    para: int | None = None  # depth of the container holding the open paragraph
-    para_task: int | None = None  # the task whose checkbox line opened that paragraph
+def _inline_command(text: str) -> str | None:
+    """The content of the first code span in `text` that holds a ChatOps command."""
+    if "`" not in text or COMMAND_PREFIX not in text:
+        return None  # most task lines: skip the inline parser
+    for paragraph in _INLINE.parseInline(text):
+        for child in paragraph.children or ():
+            if child.type == "code_inline" and child.content.startswith(COMMAND_PREFIX):
+                return child.content
+    return None
 
-    for number in range(_front_matter_end(lines) + 1, len(lines)):
-        start, line = lines[number]
-        col, pos = _skip_indent(line, 0, 0)
-        blank = pos == len(line)
 
-        # Which open items continue on this line.
-        matched = 0
-        for item in items:
-            continues = item.has_content if blank else col >= item.content_col
-            if not continues:
-                break
-            matched += 1
-
-        if leaf is not None:
-            if matched == len(items):
-                base = items[-1].content_col if items else 0
-                if leaf.fence:
-                    closing = None if blank or col - base >= 4 else _FENCE_CLOSE.match(line, pos)
-                    if closing and closing.group(1).startswith(leaf.fence):
-                        leaf = None
-                    elif leaf.task is not None and drafts[leaf.task].command_line is None:
-                        content = line.strip(" \t")
-                        if content.startswith(COMMAND_PREFIX):
-                            drafts[leaf.task].command_line = content
-                elif blank:
-                    if leaf.html_end is None:
-                        leaf = None
-                elif leaf.html_end is not None and leaf.html_end.search(line, pos):
-                    leaf = None
-                continue
-            leaf = None  # its list item ended, and the block with it
-
-        if blank:
-            del items[matched:]
-            para = para_task = None
-            continue
-
-        depth = matched
-        base = items[depth - 1].content_col if depth else 0
-        kind, found, html_end = _block_start(line, pos, col - base, para == depth, para is not None)
-        if kind is _Kind.TEXT and para is not None:
-            continue  # the paragraph goes on (on a lazy line, its items with it)
-        quoted = para == _QUOTED
-        if kind is _Kind.SETEXT and para_task is not None:
-            # GFM: a task item's first block is a paragraph; "[ ] a" underlined is a heading.
-            items[-1].task = None
-            items[-1].owner = drafts.pop().parent
-        del items[depth:]
-        if depth:
-            items[-1].has_content = True
-        para = para_task = None
-
-        while True:  # a line may open several items: "- - [ ] task"
-            if kind is _Kind.TEXT:
-                para = depth
-            elif kind is _Kind.QUOTE:
-                para = _QUOTED if _quote_has_paragraph(line, pos, col, quoted) else None
-            elif kind is _Kind.FENCE:
-                assert found is not None
-                fence = found.group(1) or found.group(2)
-                leaf = _Leaf(depth, fence, None, items[-1].task if items else None)
-            elif kind is _Kind.HTML:
-                if html_end is None or not html_end.search(line, pos):
-                    leaf = _Leaf(depth, "", html_end, None)
-            elif kind is _Kind.ITEM:
-                assert found is not None
-                marker_col = col
-                marker_end = col + len(found.group())
-                col, pos = _skip_indent(line, found.end(), marker_end)
-                empty = pos == len(line)
-                base = col if not empty and col - marker_end <= 4 else marker_end + 1
-                owner = items[-1].owner if items else None
-                task = None
-                if base == col and (box := _CHECKBOX.match(line, pos)):
-                    task = len(drafts)
-                    drafts.append(_new_task(number, start, line, marker_col, box, owner))
-                items.append(_Item(base, task, owner if task is None else task, not empty))
-                depth += 1
-                if task is not None:
-                    para, para_task = depth, task
-                elif not empty:
-                    kind, found, html_end = _block_start(line, pos, col - base, False, False)
-                    continue
-            break
-
-    tasks = [
-        Task(d.line, d.raw, d.indent, d.state, d.marker, d.text, d.parent, d.command_line)
-        for d in drafts
-    ]
-    return tasks, [d.offset for d in drafts]
+def _fence_command(content: str) -> str | None:
+    """The first ``/chatops run`` line of a fenced block, without surrounding blanks."""
+    for line in content.split("\n"):
+        stripped = line.strip(" \t")
+        if stripped.startswith(COMMAND_PREFIX):
+            return stripped
+    return None

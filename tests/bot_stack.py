@@ -22,7 +22,8 @@ from rollout_bot.config import Settings
 from rollout_bot.runtime import Runtime, open_runtime
 from rollout_bot.server import build
 from rollout_bot.services import build_bot, build_worker
-from templates.tasklist import parse_tasks, set_checked
+from templates.steps import set_checked
+from templates.tasklist import parse_tasks
 from tests.fake_gitlab import FakeGitLab
 from tests.fake_gitlab.models import DEVELOPER, MAINTAINER, Project, User
 from tests.fake_gitlab.server import LoopbackServer

@@ -27,7 +27,8 @@ from gitlab_ops.access import AccessPolicy, level_name
 from gitlab_ops.chatops import AutoDeployStatus, Command, ReleaseCheck, parse
 from gitlab_ops.client import GitLab
 from gitlab_ops.repository import Repository
-from templates.tasklist import EdgeKind, Task, TaskNotFound, diff, parse_tasks, set_checked
+from templates.steps import EdgeKind, TaskNotFound, diff, set_checked
+from templates.tasklist import Task, parse_tasks
 from webhook import comments
 from webhook.inbox import Delivery
 from webhook.payload import Event
