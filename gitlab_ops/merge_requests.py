@@ -1,7 +1,9 @@
 """The merge requests the bot opens: the flag's cleanup, and making it default-enabled.
 
 Doing it twice reuses the branch and its open merge request instead of
-opening another: the branch name is derived from the flag.
+opening another: the branch name is derived from the flag. The cleanup is
+planned from one commit of the default branch, read in one request (its
+archive), and is opened only for a flag on for everyone in production.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from flags.definition_edit import with_default_enabled
 from flags.definitions import parse
 from flags.errors import Refusal
 from flags.removal import DEFINITION_PATH, RemovalPlan, plan
+from flags.results import EnvironmentState
+from gitlab_ops.archive import DEFAULT_LIMITS, ArchiveLimits
+from gitlab_ops.fully_on import not_fully_on
 from gitlab_ops.repository import MergeRequestView, Repository
 
 TEXT_SUFFIXES = frozenset(
@@ -21,6 +26,7 @@ TEXT_SUFFIXES = frozenset(
     }
 )  # fmt: skip
 FEATURE_FLAG_LABEL = "feature flag"
+NO_COMMIT = "{project} has no commit on its default branch {branch}: nothing to clean up"
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,22 @@ def default_enable_branch(flag: str) -> str:
     return f"rollout-bot/default-enable-{flag.replace('_', '-')}"
 
 
-def _read_repository(repo: Repository) -> dict[str, str]:
-    files: dict[str, str] = {}
-    for path in repo.tree(repo.default_branch):
-        if any(path.endswith(suffix) for suffix in TEXT_SUFFIXES):
-            text = repo.read(path, repo.default_branch)
-            if text is not None:
-                files[path] = text
-    return files
+def is_text_path(path: str) -> bool:
+    return path.endswith(tuple(TEXT_SUFFIXES))
+
+
+def _read_default_branch(
+    repo: Repository, flag: str, limits: ArchiveLimits
+) -> tuple[str, dict[str, str]]:
+    """The default branch's head commit and its text files, both from that one commit.
+
+    The codemod follows constants across modules, so it needs every file, not
+    only those naming the flag; the archive brings them in one request.
+    """
+    sha = repo.commit_sha(repo.default_branch)
+    if sha is None:
+        raise Refusal(NO_COMMIT.format(project=repo.path, branch=repo.default_branch))
+    return sha, repo.read_archive(sha, is_text_path, limits, flag)
 
 
 def cleanup_description(removal: RemovalPlan, rollout_issue: str | None) -> str:
@@ -74,21 +88,37 @@ def cleanup_description(removal: RemovalPlan, rollout_issue: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def open_cleanup(repo: Repository, flag: str, rollout_issue: str | None) -> Opened:
+def open_cleanup(
+    repo: Repository,
+    flag: str,
+    rollout_issue: str | None,
+    *,
+    production: EnvironmentState | None,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+) -> Opened:
+    """Open (or find) the merge request removing `flag`.
+
+    `production` is the flag's state there (`fully_on.production_state`);
+    anything but on for everyone is refused. None skips that check: only a
+    person's explicit `--force` passes it.
+    """
+    if production is not None:
+        refusal = not_fully_on(flag, production, repo.path)
+        if refusal is not None:
+            raise refusal
     branch = cleanup_branch(flag)
     existing = repo.open_merge_request(branch)
     if existing is not None:
         return Opened(existing, created=False)
-    removal: RemovalPlan | None = None
+    sha, files = _read_default_branch(repo, flag, limits)
+    removal = plan(files, flag)
     if not repo.branch_exists(branch):
-        removal = plan(_read_repository(repo), flag)
         if removal.empty:
             raise Refusal(
                 f"nothing to remove: {repo.path} has no definition of or reference to '{flag}'"
             )
-        repo.commit(branch, removal.commit_message(), removal.actions(), repo.default_branch)
-    else:
-        removal = plan(_read_repository(repo), flag)
+        # From the commit planned on, not the branch: a push meanwhile cannot mix trees.
+        repo.commit(branch, removal.commit_message(), removal.actions(), None, start_sha=sha)
     mr = repo.create_merge_request(
         branch,
         repo.default_branch,

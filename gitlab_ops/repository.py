@@ -5,15 +5,16 @@ Errors are sorted like `gitlab_ops.client`: transient ones retry, others fail.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import gitlab.exceptions
 
+from gitlab_ops import archive
+from gitlab_ops.archive import Archive, ArchiveLimits
 from gitlab_ops.client import GITLAB_ERRORS, GitLab, translate_error
-
-MAX_FILE_BYTES = 1024 * 1024
+from gitlab_ops.errors import TransientGitLabError
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,36 @@ class Repository:
         raw = self._call(
             f"reading {path} in {self.path}", self.project.files.raw, file_path=path, ref=ref
         )
-        if len(raw) > MAX_FILE_BYTES or b"\0" in raw:
-            return None
+        return archive.decode_text(raw)
+
+    def read_archive(
+        self, sha: str, wanted: Callable[[str], bool], limits: ArchiveLimits, flag: str
+    ) -> dict[str, str]:
+        """The wanted text files at commit `sha`, in one request: its tar.gz archive.
+
+        Pass a full commit id, not a branch, so that everything planned from it
+        describes one tree even when a push lands meanwhile.
+        """
+        what = f"downloading the archive of {self.path} at {sha}"
+        about = Archive(project=self.path, sha=sha, flag=flag)
+        chunks = self._call(
+            what,
+            self.project.repository_archive,
+            sha=sha,
+            format="tar.gz",
+            streamed=True,  # without it requests reads the whole body before the first chunk
+            iterator=True,
+            chunk_size=archive.CHUNK_BYTES,
+        )
         try:
-            return str(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            return None
+            spooled = archive.spool(chunks, about, limits)
+        except GITLAB_ERRORS as exc:  # the connection broke mid-download
+            raise translate_error(exc, what) from exc
+        with spooled:
+            try:
+                return archive.text_files(spooled, about, limits, wanted)
+            except archive.UnreadableArchive as exc:
+                raise TransientGitLabError(str(exc)) from exc
 
     def branch_exists(self, name: str) -> bool:
         try:
@@ -123,8 +148,10 @@ class Repository:
         return str(found["id"]) if isinstance(found, dict) and found.get("id") else None
 
     def commit_sha(self, ref: str) -> str | None:
+        """The full id of the commit `ref` names; None when it names none."""
         try:
-            return str(self.project.commits.get(ref).id)
+            # Only the id is needed: no diff stats for GitLab to compute.
+            return str(self.project.commits.get(ref, stats="false").id)
         except gitlab.exceptions.GitlabGetError as exc:
             if exc.response_code == 404:
                 return None
@@ -159,11 +186,20 @@ class Repository:
     # --- writing -----------------------------------------------------------------------
 
     def commit(
-        self, branch: str, message: str, actions: list[dict[str, Any]], start_branch: str | None
+        self,
+        branch: str,
+        message: str,
+        actions: list[dict[str, Any]],
+        start_branch: str | None,
+        *,
+        start_sha: str | None = None,
     ) -> str:
+        """One commit on `branch`, created from `start_branch` or `start_sha` when new."""
         data: dict[str, Any] = {"branch": branch, "commit_message": message, "actions": actions}
         if start_branch is not None:
             data["start_branch"] = start_branch
+        if start_sha is not None:
+            data["start_sha"] = start_sha
         created = self._call(f"committing to {branch}", self.project.commits.create, data)
         return str(created.id)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from gitlab_ops.finish import FINISHED_STEPS
+from gitlab_ops.fully_on import NOT_FULLY_ON, PARTLY_ON
 from gitlab_ops.merge_requests import cleanup_branch
 from tests.bot_stack import FLAG, BotStack, bot_stack
 
@@ -126,6 +127,9 @@ def test_the_cleanup_from_tick_to_finish(database_url: str, tmp_path: Path) -> N
         assert stack.fake.read_file(stack.project, DEFINITION, branch) is None
         assert stack.fake.read_file(stack.project, "app/tracking.py", branch) == TRACKING_AFTER
         assert stack.fake.read_file(stack.project, "app/other.py", branch) == OTHER_PY
+        # Planned from one archive of the default branch, not read file by file.
+        assert len(stack.fake.requests_to("GET", r"/repository/archive")) == 1
+        assert not stack.fake.requests_to("GET", r"/repository/(files|tree)")
         note = stack.bot_notes(iid)[-1]
         mr_url = f"{stack.fake.web_url}/gitlab-org/gitlab/-/merge_requests/{mr.iid}"
         assert f"Opened merge request [[Feature flag] Cleanup `{FLAG}`]({mr_url})" in note
@@ -215,3 +219,31 @@ def test_the_default_enable_step_is_refused_for_a_wip_flag(database_url: str) ->
         assert not stack.project.merge_requests
         assert "is a wip flag, which cannot be default-enabled" in stack.bot_notes(iid)[-1]
         assert not stack.checked(iid, "default-enabling-mr")
+
+
+def test_the_cleanup_step_is_refused_while_the_flag_is_partly_on(database_url: str) -> None:
+    with bot_stack(database_url) as stack:
+        stack.fake.seed_repository(stack.project, dict(FILES))
+        iid = stack.open_issue()
+        stack.cli("feature", "set", FLAG, "true", "--dev", "--staging", "--staging-ref")
+        stack.cli("feature", "set", FLAG, "50", "--actors")
+
+        stack.tick(stack.dave, iid, "cleanup-mr")
+        stack.wait_idle()
+        assert not stack.project.merge_requests
+        assert not stack.checked(iid, "cleanup-mr")
+        assert not stack.fake.requests_to("GET", r"/repository/archive")
+        note = stack.bot_notes(iid)[-1]
+        state = PARTLY_ON.format(gates="percentage_of_actors: 50%")
+        reason = NOT_FULLY_ON.format(flag=FLAG, state=state, project="gitlab-org/gitlab")
+        assert f"refused, {reason}." in note
+        assert "The box was unticked again" in note
+
+        # Fully on, the same tick opens it: a tick never forces, it waits for production.
+        stack.cli("feature", "set", FLAG, "true")
+        stack.tick(stack.dave, iid, "cleanup-mr")
+        stack.wait_idle()
+        (mr,) = stack.project.merge_requests.values()
+        assert mr.title == f"[Feature flag] Cleanup `{FLAG}`"
+        assert "Opened merge request" in stack.bot_notes(iid)[-1]
+        assert stack.checked(iid, "cleanup-mr")

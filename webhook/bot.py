@@ -26,6 +26,7 @@ from gitlab_ops import deployments, merge_requests
 from gitlab_ops.access import AccessPolicy, level_name
 from gitlab_ops.chatops import AutoDeployStatus, Command, ReleaseCheck, parse
 from gitlab_ops.client import GitLab
+from gitlab_ops.fully_on import production_state
 from gitlab_ops.repository import Repository
 from templates.steps import EdgeKind, TaskNotFound, diff, set_checked
 from templates.tasklist import Task, parse_tasks
@@ -45,10 +46,7 @@ log = logging.getLogger(__name__)
 
 UNTICK_ATTEMPTS = 5
 # Steps without a command that the bot carries out: it opens their merge request.
-MERGE_REQUEST_STEPS = {
-    "cleanup-mr": merge_requests.open_cleanup,
-    "default-enabling-mr": merge_requests.open_default_enable,
-}
+MERGE_REQUEST_STEPS = frozenset({"cleanup-mr", "default-enabling-mr"})
 
 
 @dataclass
@@ -204,7 +202,13 @@ class Bot:
         try:
             issue_url = client.issue(event.project_id, event.issue_iid).web_url
             repo = Repository(client, event.project_id)
-            opened = MERGE_REQUEST_STEPS[step](repo, flag, issue_url)
+            if step == "cleanup-mr":
+                # A tick never forces: the flag must be on for everyone in production.
+                context = self.context(event.username or "unknown", issue_url, client)
+                production = production_state(context, flag)
+                opened = merge_requests.open_cleanup(repo, flag, issue_url, production=production)
+            else:
+                opened = merge_requests.open_default_enable(repo, flag, issue_url)
         except Refusal as exc:
             return StepOutcome("refused", step, text, reason=str(exc))
         mr = opened.merge_request

@@ -11,7 +11,7 @@ from flags import definitions
 from flags.errors import Refusal
 from gitlab_ops.client import GitLab
 from gitlab_ops.errors import GitLabError
-from rollout_bot.cli.common import fail, gitlab_client, open_cli_runtime
+from rollout_bot.cli.common import CLI_SOURCE, fail, gitlab_client, open_cli_runtime
 
 
 @click.group("cleanup")
@@ -78,6 +78,7 @@ def cleanup_check(root: Path, definition_dirs: tuple[Path, ...], base: str | Non
 def cleanup_rewrite(name: str, paths: tuple[Path, ...]) -> None:
     """Remove NAME's checks from Python files in place; print what could not be rewritten."""
     from flags.cleanup import rewrite_project
+    from flags.cleanup.apis import DECLARATION_PATH
     from flags.usage import walk
 
     name = name.strip("`")
@@ -87,6 +88,10 @@ def cleanup_rewrite(name: str, paths: tuple[Path, ...]) -> None:
             files.update({str(path / rel): text for rel, text in walk(path).items()})
         else:
             files[str(path)] = path.read_text(encoding="utf-8")
+    # Files named one by one still follow the project's flag-API declaration.
+    declaration = Path(DECLARATION_PATH)
+    if DECLARATION_PATH not in files and declaration.is_file():
+        files[DECLARATION_PATH] = declaration.read_text(encoding="utf-8")
     results = rewrite_project(files, name)
     for changed_path, result in results.items():
         if result.changed:
@@ -101,19 +106,41 @@ def cleanup_rewrite(name: str, paths: tuple[Path, ...]) -> None:
 @cleanup_group.command("mr")
 @click.argument("name")
 @click.option("--project", required=True, help="GROUP/PROJECT or its id")
-def cleanup_mr(name: str, project: str) -> None:
-    """Open (or find) the merge request that removes NAME from the project."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="open it even though NAME is not on for everyone in production",
+)
+def cleanup_mr(name: str, project: str, force: bool) -> None:
+    """Open (or find) the merge request that removes NAME from the project.
+
+    Refused unless NAME is on for everyone in production: the cleanup keeps
+    only the enabled code path.
+    """
     from gitlab_ops import issues
+    from gitlab_ops.fully_on import production_state
     from gitlab_ops.merge_requests import open_cleanup
     from gitlab_ops.repository import Repository
 
     runtime = open_cli_runtime()
+    settings = runtime.settings
     client = gitlab_client()
     name = name.strip("`")
-    located = issues.find_by_flag(runtime.engine, name)
-    runtime.engine.dispose()
     try:
-        opened = open_cleanup(Repository(client, project), name, located[2] if located else None)
+        located = issues.find_by_flag(runtime.engine, name)
+        context = runtime.context(who=settings.user, source=CLI_SOURCE)
+        production = None if force else production_state(context, name)
+    except Refusal as exc:
+        fail(str(exc))
+    finally:
+        runtime.engine.dispose()
+    try:
+        opened = open_cleanup(
+            Repository(client, project),
+            name,
+            located[2] if located else None,
+            production=production,
+        )
     except (Refusal, GitLabError) as exc:
         fail(str(exc))
     click.echo(("opened " if opened.created else "reused ") + opened.merge_request.web_url)

@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from tests.fake_gitlab import render
+from tests.fake_gitlab.api_archive import archive_api
 from tests.fake_gitlab.api_deployments import deployments_api
 from tests.fake_gitlab.api_merge_requests import merge_requests_api
 from tests.fake_gitlab.api_repository import repository_api
@@ -77,6 +78,7 @@ def create_app(fake: FakeGitLab) -> Flask:
     app.register_error_handler(HTTPException, http_error)
     app.register_blueprint(api)
     app.register_blueprint(repository_api)
+    app.register_blueprint(archive_api)
     app.register_blueprint(merge_requests_api)
     app.register_blueprint(deployments_api)
     return app
