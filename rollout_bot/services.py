@@ -15,6 +15,7 @@ from gitlab_ops.client import GitLab, GitLabResolver
 from gitlab_ops.errors import GitLabError
 from rollout_bot.config import ConfigError
 from rollout_bot.runtime import Runtime
+from webhook import inbox
 from webhook.bot import Bot, client_factory
 from webhook.receiver import ReceiverConfig
 from webhook.verification import Verification
@@ -74,6 +75,7 @@ def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
         access=access_policy(runtime),
         bot_user_id=bot_user or BotUser(make),
         flag_of=lambda project_id, iid: issues.flag_of(runtime.engine, project_id, iid),
+        later_deliveries=lambda delivery_key: inbox.later(runtime.engine, delivery_key),
     )
 
 

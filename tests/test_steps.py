@@ -11,12 +11,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from templates.steps import (
+    AmbiguousMarker,
     Edge,
     EdgeKind,
     TaskNotFound,
     diff,
     duplicate_markers,
     set_checked,
+    step_index,
     tasks_by_marker,
 )
 from templates.tasklist import TaskState, parse_tasks
@@ -37,10 +39,20 @@ DUPLICATED = (
 )
 
 
-def test_tasks_by_marker_keeps_the_first_of_a_duplicate() -> None:
+def test_a_marker_on_several_tasks_names_none_of_them() -> None:
     found = tasks_by_marker(DUPLICATED)
-    assert list(found) == ["a", "b"]
-    assert (found["a"].text, found["a"].line) == ("first", 0)
+    assert list(found) == ["b"]
+    index = step_index(DUPLICATED)
+    assert index.find("b").text == "b"
+    with pytest.raises(AmbiguousMarker) as raised:
+        index.find("a")
+    assert isinstance(raised.value, TaskNotFound)  # who skips a missing step skips this too
+    assert [t.text for t in raised.value.copies] == ["first", "second", "third"]
+    assert raised.value.lines == (1, 3, 5)  # as a person counts lines
+    assert str(raised.value) == "3 tasks carry the marker '<!-- step:a -->' (lines 1, 3, 5)"
+    with pytest.raises(TaskNotFound):
+        index.find("missing")
+    assert [t.text for t in index.tasks] == ["first", "b", "second", "no marker", "third"]
 
 
 def test_duplicate_markers_lists_every_task_of_a_repeated_marker() -> None:
@@ -110,11 +122,84 @@ def test_diff_follows_markers_not_positions_in_current_order() -> None:
     ]
 
 
-def test_diff_uses_the_first_task_of_a_duplicate_marker() -> None:
-    previous = steps("- [ ] <!-- step:a --> a", "- [ ] <!-- step:a --> copy")
-    assert diff(previous, steps("- [ ] <!-- step:a --> a", "- [x] <!-- step:a --> copy")) == []
-    (edge,) = diff(previous, steps("- [x] <!-- step:a --> a", "- [ ] <!-- step:a --> copy"))
-    assert (edge.kind, edge.task.text) == (EdgeKind.TICKED, "a")
+def copies_of_a(*boxes: str) -> list[str]:
+    return [f"- [{box}] <!-- step:a --> a" for box in boxes]
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "ambiguous"),
+    [
+        # A tick of the step or of its copy, whichever comes first.
+        ((" ", " "), ("x", " "), True),
+        ((" ", " "), (" ", "x"), True),
+        # A copy pasted ticked, or unticked next to a ticked step.
+        ((" ",), (" ", "x"), True),
+        (("x",), ("x", " "), True),
+        (("x", " "), ("x", "x"), True),
+        (("x", "x"), (" ", "x"), True),
+        # No tick involved, or no box changed: nothing to say yet.
+        ((" ",), (" ", " "), False),
+        ((" ", " "), (" ", " ", " "), False),
+        (("x", " "), ("x", " "), False),
+        ((), (" ", " "), False),
+    ],
+)
+def test_a_box_changed_on_a_repeated_marker_is_ambiguous(
+    previous: tuple[str, ...], current: tuple[str, ...], ambiguous: bool
+) -> None:
+    before = steps("- [ ] <!-- step:b --> b", *copies_of_a(*previous))
+    after = steps("- [x] <!-- step:b --> b", *copies_of_a(*current))
+    edges = diff(before, after)
+    # The other step ticked in the same edit is an ordinary tick.
+    assert edges[0] == Edge("b", EdgeKind.TICKED, tasks_by_marker(after)["b"])
+    if not ambiguous:
+        assert edges[1:] == []
+        return
+    (edge,) = edges[1:]
+    copies = step_index(after).copies["a"]
+    assert edge == Edge("a", EdgeKind.AMBIGUOUS, copies[0], copies)
+    assert [t.line for t in edge.copies] == list(range(1, len(current) + 1))
+
+
+def test_a_step_whose_copies_were_deleted_is_not_taken_as_ticked() -> None:
+    """Which copy was the step before is unknown, so a ticked survivor is no click."""
+    previous = steps("- [ ] <!-- step:a --> a", "- [x] <!-- step:a --> copy")
+    assert diff(previous, "- [x] <!-- step:a --> copy") == [
+        Edge("a", EdgeKind.APPEARED_TICKED, tasks_by_marker("- [x] <!-- step:a --> copy")["a"])
+    ]
+    assert diff(previous, "- [ ] <!-- step:a --> a") == []
+
+
+DETAILS_COPY = (
+    "- [ ] <!-- step:a --> `/chatops run feature set my_flag true --dev`\n"
+    "\n"
+    "<details>\n"
+    "<summary>Notes</summary>\n"
+    "{gap}"
+    "- [x] <!-- step:a --> `/chatops run feature set other_flag true --dev`\n"
+    "{gap}"
+    "</details>\n"
+)
+
+
+def test_a_copy_in_details_after_a_blank_line_is_a_task_as_gitlab_renders_it() -> None:
+    text = DETAILS_COPY.format(gap="\n")
+    copies = duplicate_markers(text)["a"]
+    assert [(t.line + 1, t.checked, t.command) for t in copies] == [
+        (1, False, "feature set my_flag true --dev"),
+        (6, True, "feature set other_flag true --dev"),
+    ]
+    with pytest.raises(AmbiguousMarker):
+        set_checked(text, "a", True)
+
+
+def test_a_copy_in_details_without_a_blank_line_is_html_and_no_task() -> None:
+    """GitLab shows an HTML block as it is: no checkbox, so the copy is harmless text."""
+    text = DETAILS_COPY.format(gap="")
+    (task,) = parse_tasks(text)
+    assert task.command == "feature set my_flag true --dev"
+    assert duplicate_markers(text) == {}
+    assert set_checked(text, "a", True).startswith("- [x] <!-- step:a -->")
 
 
 def test_a_task_ticked_inside_a_code_block_is_no_edge() -> None:
@@ -170,9 +255,12 @@ def test_set_checked_ticks_an_inapplicable_step() -> None:
     assert set_checked("- [~] <!-- step:a --> a", "a", True) == "- [x] <!-- step:a --> a"
 
 
-def test_set_checked_changes_only_the_first_task_of_a_duplicate_marker() -> None:
-    text = "- [ ] <!-- step:a --> a\n- [ ] <!-- step:a --> copy"
-    assert set_checked(text, "a", True) == "- [x] <!-- step:a --> a\n- [ ] <!-- step:a --> copy"
+@pytest.mark.parametrize("checked", [True, False])
+def test_set_checked_changes_no_box_of_a_repeated_marker(checked: bool) -> None:
+    text = "- [ ] <!-- step:a --> a\n- [x] <!-- step:a --> copy"
+    with pytest.raises(AmbiguousMarker) as raised:
+        set_checked(text, "a", checked)
+    assert raised.value.lines == (1, 2)
 
 
 @pytest.mark.parametrize(
@@ -231,7 +319,7 @@ def test_a_whole_rollout_issue_ticked_unticked_and_in_crlf() -> None:
 @given(text=documents(), data=st.data())
 def test_set_checked_round_trips_through_parse(text: str, data: st.DataObject) -> None:
     before = parse_tasks(text)
-    markers = [t.marker for t in before if t.marker is not None]
+    markers = list(tasks_by_marker(text))
     assume(markers)
     step = data.draw(st.sampled_from(markers))
     checked = data.draw(st.booleans())

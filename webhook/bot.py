@@ -6,14 +6,16 @@ again, so every effect is keyed by the delivery:
   `<delivery>:<step>` in the change's own transaction, and replayed, not rerun;
 - the comment carries `<!-- rollout-bot:delivery=KEY -->` and is posted only
   if no comment with that marker exists;
-- unticking a refused step flips one box and is a no-op when it is unticked.
+- unticking a refused step flips one box, remembers what became of it, and only
+  then comments, saying so (`webhook.untick`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +30,13 @@ from gitlab_ops.chatops import AutoDeployStatus, Command, ReleaseCheck, parse
 from gitlab_ops.client import GitLab
 from gitlab_ops.fully_on import production_state
 from gitlab_ops.repository import Repository
-from templates.steps import EdgeKind, TaskNotFound, diff, set_checked
-from templates.tasklist import Task, parse_tasks
-from webhook import comments
+from templates.steps import EdgeKind, diff, display_lines, step_index
+from templates.tasklist import Task
+from webhook import comments, untick
 from webhook.inbox import Delivery
 from webhook.payload import Event
 from webhook.step_outcome import (
+    AMBIGUOUS_MARKER,
     NO_LONGER_TICKED,
     NOT_A_ROLLOUT_ISSUE,
     OTHER_FLAG,
@@ -44,7 +47,6 @@ from webhook.step_outcome import (
 
 log = logging.getLogger(__name__)
 
-UNTICK_ATTEMPTS = 5
 # Steps without a command that the bot carries out: it opens their merge request.
 MERGE_REQUEST_STEPS = frozenset({"cleanup-mr", "default-enabling-mr"})
 
@@ -58,6 +60,8 @@ class Bot:
     access: AccessPolicy
     bot_user_id: Callable[[], int | None] = lambda: None
     flag_of: Callable[[int, int], str | None] = lambda project_id, iid: None
+    # delivery key -> the same issue's deliveries that arrived after it (`inbox.later`)
+    later_deliveries: Callable[[str], Sequence[Delivery]] = lambda delivery_key: ()
 
     def handle(self, delivery: Delivery) -> str:
         """Process a delivery; returns a short note of what was done (for logs)."""
@@ -82,13 +86,15 @@ class Bot:
         project_id, iid = event.project_id, event.issue_iid
         if change is None or project_id is None or iid is None:
             return "ignored: no description change"
-        edges = [e for e in diff(*change) if e.kind in (EdgeKind.TICKED, EdgeKind.UNTICKED)]
+        kinds = (EdgeKind.TICKED, EdgeKind.UNTICKED, EdgeKind.AMBIGUOUS)
+        edges = [e for e in diff(*change) if e.kind in kinds]
         if not edges:
             return "ignored: no box changed"
-        # Act on the issue as it is now, not as the delivery saw it.
-        issue = client.issue(project_id, iid)
-        tasks = parse_tasks(issue.description)
-        current = {t.marker: t for t in tasks if t.marker is not None}
+        # Act on the issue as it is now, not as the delivery saw it, through the one
+        # lookup: a marker on several tasks names no step, now or in the edit.
+        live = step_index(client.issue(project_id, iid).description)
+        current = live.unique
+        tasks = list(live.tasks)
         outcomes: list[StepOutcome] = []
         for edge in edges:
             task = current.get(edge.marker, edge.task)
@@ -97,6 +103,12 @@ class Bot:
                 outcomes.append(StepOutcome("unticked", edge.marker, text, task.command_line))
                 continue
             key = f"{event.delivery_key}:{edge.marker}"
+            copies = live.copies.get(edge.marker, ())
+            if len(copies) > 1 or edge.kind == EdgeKind.AMBIGUOUS:
+                outcomes.append(
+                    self._ambiguous(key, edge.marker, copies if len(copies) > 1 else edge.copies)
+                )
+                continue
             if not event.editor_confirmed:
                 reason = UNCONFIRMED_EDITOR.format(
                     user=_user_ref(event.user_id), editor=_user_ref(event.last_edited_by_id)
@@ -107,12 +119,22 @@ class Bot:
                 outcomes.append(self._remember(key, refused))
                 continue
             outcomes.append(self._run_step(event, client, key, task, text, current))
+        # Untick first, so the comment can say whether that worked.
+        later = functools.partial(self.later_deliveries, event.delivery_key)
+        unticker = untick.Unticker(client, project_id, iid, later)
+        outcomes = untick.settle(outcomes, unticker, self.store, event.delivery_key)
         body = comments.step_comment(event.delivery_key, event.username or "unknown", outcomes)
         self._comment_once(client, project_id, iid, event.delivery_key, body)
-        for outcome in outcomes:
-            if outcome.untick:
-                self._untick(client, project_id, iid, outcome.step)
         return ", ".join(f"{o.step}: {o.status}" for o in outcomes)
+
+    def _ambiguous(self, key: str, step: str, copies: tuple[Task, ...]) -> StepOutcome:
+        """A box changed on a marker several tasks carry: nothing runs, no box is touched."""
+        prior = self._recall(key)
+        if prior is not None:
+            return StepOutcome.recalled(prior, step=step, text=step, command=None)
+        lines = ", ".join(map(str, display_lines(copies)))
+        reason = AMBIGUOUS_MARKER.format(count=len(copies), step=step, lines=lines)
+        return self._remember(key, StepOutcome("ambiguous", step, step, reason=reason))
 
     def _run_step(
         self,
@@ -301,28 +323,6 @@ class Bot:
         if client.has_note_containing(project_id, iid, comments.delivery_marker(delivery_key)):
             return
         client.create_note(project_id, iid, body)
-
-    def _untick(self, client: GitLab, project_id: int, iid: int, step: str) -> None:
-        """Flip one box back, never writing over a person's newer edit.
-
-        GitLab's REST API has no optimistic locking for descriptions (gitlab
-        issue 465150): read right before writing, change only our one box, and
-        read again to check it stuck; if someone edited meanwhile, start over.
-        """
-        for _ in range(UNTICK_ATTEMPTS):
-            description = client.issue(project_id, iid).description
-            try:
-                unticked = set_checked(description, step, False)
-            except TaskNotFound:
-                return
-            if unticked == description:
-                return
-            client.set_description(project_id, iid, unticked)
-            after = client.issue(project_id, iid).description
-            task = {t.marker: t for t in parse_tasks(after)}.get(step)
-            if task is None or not task.checked:
-                return
-        log.warning("could not untick %s on %s#%s: the issue kept changing", step, project_id, iid)
 
 
 def _step_text(task: Task, tasks: list[Task]) -> str:

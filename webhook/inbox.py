@@ -251,6 +251,25 @@ def get(engine: Engine, delivery_id: int) -> Delivery | None:
     return None if row is None else _delivery(row)
 
 
+def later(engine: Engine, delivery_key: str) -> list[Delivery]:
+    """The deliveries of the same issue that arrived after this one, oldest first.
+
+    Arrival order is the order a person's edits were made in, as far as GitLab sent
+    them: unticking a refused step asks this whether a newer edit ticked it again.
+    """
+    this = inbox.alias("this")
+    mine = sa.select(this.c.issue_key, this.c.id).where(this.c.delivery_key == delivery_key)
+    mine_subquery = mine.subquery()
+    query = (
+        sa.select(inbox)
+        .join(mine_subquery, inbox.c.issue_key == mine_subquery.c.issue_key)
+        .where(inbox.c.id > mine_subquery.c.id)
+        .order_by(inbox.c.id)
+    )
+    with engine.connect() as conn:
+        return [_delivery(row) for row in conn.execute(query)]
+
+
 def retry(engine: Engine, delivery_id: int) -> Delivery:
     """Queue a failed delivery again, from its first attempt."""
     with engine.begin() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Status = Literal["applied", "refused", "acknowledged", "unticked", "skipped"]
+Status = Literal["applied", "refused", "acknowledged", "unticked", "skipped", "ambiguous"]
 
 # User-facing text, kept here so tests assert against the same words.
 NO_LONGER_TICKED = "the box was no longer ticked when the bot read the issue; nothing was done"
@@ -22,6 +22,12 @@ OTHER_FLAG = (
     "(`feature get` and `feature list` may name any flag)"
 )
 NOT_A_ROLLOUT_ISSUE = "this issue is not a rollout issue the bot knows; no command runs here"
+AMBIGUOUS_MARKER = (
+    "{count} tasks carry this step's hidden marker (lines {lines}), so the bot cannot tell "
+    "which one is the step: nothing was run and no box was changed. Keep one task with the "
+    "marker `step:{step}` and delete the copies (each copy's line holds it after its "
+    "checkbox), then tick the step again, unticking it first if it shows ticked"
+)
 UNCONFIRMED_EDITOR = (
     "the event's author could not be confirmed: GitLab sent it as from {user}, but the edit's "
     "last editor is {editor}; nothing was run"
@@ -37,6 +43,8 @@ class StepOutcome:
     card: dict[str, Any] | None = None  # the flags result card (applied commands)
     reason: str | None = None  # why it was refused or skipped
     answer: str | None = None  # Markdown answer of a question (deployment checks)
+    unticked: bool | None = None  # a refused step's untick: done or not; None: not tried yet
+    untick_why: str | None = None  # why the box was not unticked (`webhook.untick`)
 
     @property
     def untick(self) -> bool:
