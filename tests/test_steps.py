@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -23,9 +22,6 @@ from templates.steps import (
 from templates.tasklist import TaskState, parse_tasks
 from tests.fixtures.gitlab import fixture
 from tests.task_documents import ANY_TEXT, FLAG, ROLLOUT_ISSUE, documents
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
 
 # --- lookup by marker --------------------------------------------------------------
 
