@@ -1,4 +1,4 @@
-"""Opening a rollout issue and remembering which flag it rolls out."""
+"""Opening a rollout issue and remembering which flag it rolls out, and how it was rendered."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flags.errors import Refusal
+from gitlab_ops import step_records
 from gitlab_ops.client import GitLab, IssueView
 from gitlab_ops.schema import rollout_issues
+from templates.step_binding import Rendering
 
 FEATURE_FLAG_LABEL = "feature flag"
 
@@ -25,7 +27,8 @@ def existing(engine: Engine, project_id: int, flag: str) -> str | None:
     return None if row is None else str(row.web_url)
 
 
-def record(engine: Engine, issue: IssueView, flag: str) -> None:
+def record(engine: Engine, issue: IssueView, flag: str, rendering: Rendering) -> None:
+    """The issue, its template version and values, and its steps' command shapes, at once."""
     with engine.begin() as conn:
         conn.execute(
             sa.insert(rollout_issues).values(
@@ -35,6 +38,9 @@ def record(engine: Engine, issue: IssueView, flag: str) -> None:
                 web_url=issue.web_url,
                 created_at=dt.datetime.now(dt.UTC),
             )
+        )
+        step_records.record(
+            conn, issue.project_id, issue.iid, rendering, rendering.shapes, "rendered"
         )
 
 
@@ -53,16 +59,19 @@ def open_issue(
     project: str,
     flag: str,
     title: str,
-    description: str,
+    rendering: Rendering,
     labels: list[str],
 ) -> IssueView:
-    """Open the issue once per flag and project; a second time is refused with the first's URL."""
+    """Open the issue once per flag and project; a second time is refused with the first's URL.
+
+    The rendering is recorded with it: a step runs only the command shape read from it.
+    """
     project_id = client.project_id(int(project) if project.isdigit() else project)
     url = existing(engine, project_id, flag)
     if url is not None:
         raise Refusal(f"'{flag}' already has a rollout issue in {project}: {url}")
-    issue = client.create_issue(project_id, title, description, labels)
-    record(engine, issue, flag)
+    issue = client.create_issue(project_id, title, rendering.markdown, labels)
+    record(engine, issue, flag, rendering)
     return issue
 
 

@@ -15,3 +15,38 @@ rollout_issues = sa.Table(
     sa.Column("web_url", sa.String(1024), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+issue_renderings = sa.Table(
+    "issue_renderings",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("template_version", sa.Integer, nullable=False),
+    # templates.render.IssueValues as JSON: what the bot rendered (or could recover) it with.
+    sa.Column("template_values", sa.JSON, nullable=False),
+    # "rendered" when the bot opened the issue, "recovered" by `issue record-steps`.
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["project_id", "issue_iid"],
+        ["rollout_issues.project_id", "rollout_issues.issue_iid"],
+        ondelete="CASCADE",
+    ),
+)
+"""How each rollout issue was rendered: one row per issue whose steps are bound."""
+
+step_shapes = sa.Table(
+    "step_shapes",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("step", sa.String(255), primary_key=True),
+    # templates.step_shapes.CommandShape as JSON.
+    sa.Column("shape", sa.JSON, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["project_id", "issue_iid"],
+        ["issue_renderings.project_id", "issue_renderings.issue_iid"],
+        ondelete="CASCADE",
+    ),
+)
+"""The command shape each step of a rollout issue may run; a step without a row runs nothing."""

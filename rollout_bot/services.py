@@ -9,7 +9,7 @@ from collections.abc import Callable
 import requests
 
 from flags.commands import Context
-from gitlab_ops import issues
+from gitlab_ops import issues, step_records
 from gitlab_ops.access import AccessPolicy
 from gitlab_ops.client import GitLab, GitLabResolver
 from gitlab_ops.errors import GitLabError
@@ -76,6 +76,9 @@ def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
         bot_user_id=bot_user or BotUser(make),
         flag_of=lambda project_id, iid: issues.flag_of(runtime.engine, project_id, iid),
         later_deliveries=lambda delivery_key: inbox.later(runtime.engine, delivery_key),
+        step_shape=lambda project_id, iid, step: step_records.shape_of(
+            runtime.engine, project_id, iid, step
+        ),
     )
 
 

@@ -32,7 +32,8 @@ from flags.definitions import NAME_PATTERN, Definition
 
 ISSUE_TEMPLATE = "rollout_issue.md.j2"
 TEMPLATE_VERSION = 1
-"""Bump when a step marker is added, removed or changes meaning."""
+"""Bump when a step marker is added, removed or changes meaning, or a step's command changes:
+it is recorded with each issue beside the command shapes read from the rendering."""
 
 ISSUE_HEADER = re.compile(
     r"^<!-- rollout-bot: flag=(?P<flag>[a-z0-9_]+) template=(?P<version>[0-9]+) -->$",

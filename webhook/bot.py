@@ -30,17 +30,18 @@ from gitlab_ops.chatops import AutoDeployStatus, Command, ReleaseCheck, parse
 from gitlab_ops.client import GitLab
 from gitlab_ops.fully_on import production_state
 from gitlab_ops.repository import Repository
+from templates.step_shapes import CommandShape
 from templates.steps import EdgeKind, diff, display_lines, step_index
 from templates.tasklist import Task
 from webhook import comments, untick
 from webhook.inbox import Delivery
 from webhook.payload import Event
+from webhook.step_checks import step_command
 from webhook.step_outcome import (
     AMBIGUOUS_MARKER,
     NO_LONGER_TICKED,
     NOT_A_ROLLOUT_ISSUE,
     OTHER_FLAG,
-    OVERRIDE_ONLY_IN_COMMENT,
     UNCONFIRMED_EDITOR,
     StepOutcome,
 )
@@ -62,6 +63,8 @@ class Bot:
     flag_of: Callable[[int, int], str | None] = lambda project_id, iid: None
     # delivery key -> the same issue's deliveries that arrived after it (`inbox.later`)
     later_deliveries: Callable[[str], Sequence[Delivery]] = lambda delivery_key: ()
+    # (project id, iid, step) -> the command shape recorded for the step; None runs nothing.
+    step_shape: Callable[[int, int, str], CommandShape | None] = lambda project_id, iid, step: None
 
     def handle(self, delivery: Delivery) -> str:
         """Process a delivery; returns a short note of what was done (for logs)."""
@@ -156,10 +159,10 @@ class Bot:
             return StepOutcome("skipped", step, text, task.command_line, reason=NO_LONGER_TICKED)
         command: Command | None = None
         if live.command is not None:
+            assert event.project_id is not None and event.issue_iid is not None
+            shape = self.step_shape(event.project_id, event.issue_iid, step)
             try:
-                command = parse(live.command, self.environments)
-                if isinstance(command, FeatureCommand) and command.ignore_consistency:
-                    raise Refusal(OVERRIDE_ONLY_IN_COMMENT)
+                command = step_command(live.command, shape, self.environments)
             except Refusal as exc:
                 return self._remember(
                     key, StepOutcome("refused", step, text, live.command_line, reason=str(exc))

@@ -60,12 +60,15 @@ def card_rows(card: dict[str, Any] | None) -> list[dict[str, str]]:
     return rows
 
 
-_PLACEHOLDER = re.compile(r"(<[A-Za-z][A-Za-z0-9_ -]*>)")
+_CODE_OR_PLACEHOLDER = re.compile(r"(`[^`]*`)|(<[A-Za-z][A-Za-z0-9_ -]*>)")
 
 
 def _reason(reason: str | None) -> str | None:
-    # GitLab's sanitizer would drop `<rollout-percentage>` as an unknown HTML tag.
-    return None if reason is None else _PLACEHOLDER.sub(r"`\1`", reason)
+    # GitLab's sanitizer would drop `<rollout-percentage>` as an unknown HTML tag;
+    # inside a code span it is shown as is.
+    if reason is None:
+        return None
+    return _CODE_OR_PLACEHOLDER.sub(lambda m: m.group(1) or f"`{m.group(2)}`", reason)
 
 
 def _outcome_context(outcome: StepOutcome) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from flags.commands import undefined_refusal
@@ -53,7 +55,8 @@ def issue_create(
     from gitlab_ops.client import GitLab
     from gitlab_ops.errors import GitLabError
     from gitlab_ops.issues import FEATURE_FLAG_LABEL, open_issue
-    from templates.render import IssueValues, issue_title, render_issue
+    from templates.render import IssueValues, issue_title
+    from templates.step_binding import render_with_shapes
 
     runtime = open_cli_runtime()
     name = name.strip("`")
@@ -86,10 +89,10 @@ def issue_create(
     except (Refusal, ValueError, TypeError) as exc:
         runtime.engine.dispose()
         fail(str(exc))
-    markdown = render_issue(values)
+    rendering = render_with_shapes(values, runtime.settings.environments)
     if dry_run:
         runtime.engine.dispose()
-        click.echo(markdown, nl=False)
+        click.echo(rendering.markdown, nl=False)
         return
     settings = runtime.settings
     if not settings.gitlab_url:
@@ -100,10 +103,52 @@ def issue_create(
     try:
         client = GitLab(settings.gitlab_url, settings.gitlab_token)
         issue = open_issue(
-            runtime.engine, client, project, name, issue_title(name), markdown, all_labels
+            runtime.engine, client, project, name, issue_title(name), rendering, all_labels
         )
     except (Refusal, GitLabError) as exc:
         fail(str(exc))
     finally:
         runtime.engine.dispose()
     click.echo(issue.web_url)
+
+
+# What `issue record-steps` says, per issue.
+RECORDED = "{url}: recorded the commands of {count} step(s)"
+ALREADY_RECORDED = "{url}: already recorded"
+UNREADABLE = "{url}: could not read the issue: {error}"
+UNSHAPED = "  {step}: no command recorded, it runs nothing: {why}"
+UNSHAPED_EARLIER = "  {step}: no command recorded, it runs nothing"
+
+
+@issue_group.command("record-steps")
+def issue_record_steps() -> None:
+    """Record the step commands of rollout issues opened before the bot recorded them.
+
+    Each step whose command still has its template's shape is bound to it; the
+    others are listed and never run. Issues already recorded are left as they are.
+    """
+    from gitlab_ops.client import GitLab
+    from gitlab_ops.step_records import record_missing
+
+    runtime = open_cli_runtime()
+    settings = runtime.settings
+    try:
+        if not settings.gitlab_url:
+            fail("reading the issues needs ROLLOUT_BOT_GITLAB_URL and ROLLOUT_BOT_GITLAB_TOKEN")
+        client = GitLab(settings.gitlab_url, settings.gitlab_token)
+        reports = record_missing(runtime.engine, client, settings.environments)
+    finally:
+        runtime.engine.dispose()
+    for report in reports:
+        if report.status == "unreadable":
+            click.echo(UNREADABLE.format(url=report.web_url, error=report.error), err=True)
+            continue
+        if report.status == "recorded":
+            click.echo(RECORDED.format(url=report.web_url, count=len(report.recorded)))
+        else:
+            click.echo(ALREADY_RECORDED.format(url=report.web_url))
+        for step, why in report.unshaped.items():
+            line = UNSHAPED_EARLIER if why is None else UNSHAPED
+            click.echo(line.format(step=step, why=why))
+    if any(report.status == "unreadable" for report in reports):
+        sys.exit(1)
