@@ -124,10 +124,11 @@ def bind(flag: str, markdown: str, environments: Sequence[str]) -> Binding:
     unmatched: dict[str, str] = {}
     for step, shape in rendering.shapes.items():
         task = tasks.get(step)
-        if task is None:
-            unmatched[step] = STEP_MISSING
-        elif step in repeated:
+        # The one lookup names no task for a repeated marker: say so before "missing".
+        if step in repeated:
             unmatched[step] = STEP_REPEATED.format(count=len(repeated[step]))
+        elif task is None:
+            unmatched[step] = STEP_MISSING
         elif task.command_line is None:
             unmatched[step] = COMMAND_MISSING
         else:
