@@ -164,6 +164,30 @@ class GitLab:
             raise translate_error(exc, f"commenting on {project_id}#{iid}") from exc
         return int(note.id)
 
+    def own_note_containing(self, project_id: int, iid: int, text: str) -> tuple[int, str] | None:
+        """The oldest note of this client's own user containing `text`: (id, body).
+
+        Only the client's own notes count: a person quoting the bot's marker in a
+        comment of theirs must not make the bot edit (or fail to edit) that comment.
+        """
+        own_id, _ = self.current_user()
+        try:
+            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
+            for note in issue.notes.list(iterator=True, sort="asc", order_by="created_at"):
+                author = getattr(note, "author", None) or {}
+                if int(author.get("id", -1)) == own_id and text in str(note.body):
+                    return int(note.id), str(note.body)
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
+        return None
+
+    def update_note(self, project_id: int, iid: int, note_id: int, body: str) -> None:
+        try:
+            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
+            issue.notes.update(note_id, {"body": body})
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"editing comment {note_id} of {project_id}#{iid}") from exc
+
     def access_level(self, project_id: int, user_id: int) -> int:
         """The user's level in the project, inherited and invited membership included."""
         try:

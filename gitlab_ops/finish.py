@@ -2,19 +2,25 @@
 
 Run by CI on the default branch. Every part is safe to run again: deleting
 state that is gone changes nothing, ticked boxes stay ticked, the comment
-carries a marker and is posted once, a closed issue stays closed.
+carries a marker and is posted once, a closed issue stays closed. A run that
+deletes state queues a state note refresh before touching GitLab, so a failure
+below still leaves it for the worker.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
 from flags.commands import Context, purge
 from flags.store import AuditRecord
-from gitlab_ops import issues
+from gitlab_ops import issue_posting, issue_updates, issues
 from gitlab_ops.client import GitLab
+from gitlab_ops.issue_updates import IssueUpdate
+from gitlab_ops.retry import RetryPolicy
 from templates.steps import TaskNotFound, set_checked
 from templates.tasklist import parse_tasks
 
@@ -29,6 +35,7 @@ FINISHED_STEPS = (
     "cleanup-close-rollout",
 )
 WRITE_ATTEMPTS = 5
+DEFAULT_POLICY = RetryPolicy()
 
 
 def finish_marker(flag: str) -> str:
@@ -101,6 +108,7 @@ def finish(
     flag: str,
     *,
     merge_request: str | None = None,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> FinishReport:
     report = FinishReport(flag, deleted=purge(context, flag))
     located = issues.find_by_flag(engine, flag)
@@ -108,12 +116,23 @@ def finish(
         return report
     project_id, iid, url = located
     report.issue_url = url
-    report.ticked = _tick_all(client, project_id, iid)
-    marker = finish_marker(flag)
-    if not client.has_note_containing(project_id, iid, marker):
-        client.create_note(project_id, iid, _comment(flag, report.deleted, merge_request))
-        report.commented = True
-    if client.issue(project_id, iid).state != "closed":
-        client.close_issue(project_id, iid)
-        report.closed = True
+    # Queued before any GitLab call, so the state note learns of the deletion even
+    # if GitLab fails below; posted at the end, or left to the worker.
+    me = f"{socket.gethostname()}:{os.getpid()}:cleanup-finish"
+    leased: list[IssueUpdate] = []
+    if report.deleted:
+        leased = issue_updates.enqueue(engine, project_id, iid, flag, lease_to=me)
+    try:
+        report.ticked = _tick_all(client, project_id, iid)
+        marker = finish_marker(flag)
+        if not client.has_note_containing(project_id, iid, marker):
+            client.create_note(project_id, iid, _comment(flag, report.deleted, merge_request))
+            report.commented = True
+        if client.issue(project_id, iid).state != "closed":
+            client.close_issue(project_id, iid)
+            report.closed = True
+    except BaseException:
+        issue_posting.release(engine, leased, me)
+        raise
+    issue_posting.deliver_leased(engine, client, leased, me, context, policy)
     return report

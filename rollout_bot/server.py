@@ -12,6 +12,7 @@ from rollout_bot.runtime import Runtime
 from rollout_bot.services import BotUser, build_bot, build_worker, gitlab_factory, receiver_config
 from tracking.metrics import TrackingCollector
 from webhook.app import create_app
+from webhook.issue_update_job import IssueUpdatesCollector
 from webhook.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def build(runtime: Runtime, *, embedded_worker: bool = True) -> tuple[Flask, Wor
         receiver=receiver_config(runtime, bot_user, worker),
         registry=runtime.registry,
         environments=runtime.settings.environments,
-        collectors=[TrackingCollector(runtime.engine)],
+        collectors=[TrackingCollector(runtime.engine), IssueUpdatesCollector(runtime.engine)],
     )
     return app, worker
 

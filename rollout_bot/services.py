@@ -14,9 +14,11 @@ from gitlab_ops.access import AccessPolicy
 from gitlab_ops.client import GitLab, GitLabResolver
 from gitlab_ops.errors import GitLabError
 from rollout_bot.config import ConfigError
+from rollout_bot.issue_notice import STATE_NOTE_READER, retry_policy
 from rollout_bot.runtime import Runtime
 from webhook import inbox
 from webhook.bot import Bot, client_factory
+from webhook.issue_update_job import IssueUpdateJob, refreshing
 from webhook.receiver import ReceiverConfig
 from webhook.verification import Verification
 from webhook.worker import Worker
@@ -83,14 +85,23 @@ def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
 
 
 def build_worker(runtime: Runtime, bot: Bot) -> Worker:
+    """The inbox worker; its threads also post the issue updates (comments, state notes)."""
     settings = runtime.settings
+    updates = IssueUpdateJob(
+        engine=runtime.engine,
+        gitlab=bot.gitlab,
+        context=runtime.context(who=STATE_NOTE_READER, source=STATE_NOTE_READER),
+        policy=retry_policy(runtime),
+        lease=settings.lease_seconds,
+    )
     return Worker(
         engine=runtime.engine,
-        handle=bot.handle,
+        handle=refreshing(bot.handle, runtime.engine, runtime.store, bot.flag_of),
         threads=settings.worker_threads,
         lease=settings.lease_seconds,
         max_attempts=settings.max_attempts,
         retry_base=settings.retry_base_seconds,
+        jobs=(updates,),
     )
 
 

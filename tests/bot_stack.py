@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from click.testing import CliRunner
 
 from flags.state import FlagState
+from gitlab_ops import issue_updates
 from rollout_bot.cli import main
 from rollout_bot.config import Settings
 from rollout_bot.runtime import Runtime, open_runtime
 from rollout_bot.server import build
 from rollout_bot.services import build_bot, build_worker
+from templates.state_note import STATE_NOTE_MARKER
 from templates.steps import set_checked
 from templates.tasklist import parse_tasks
 from tests.fake_gitlab import FakeGitLab
@@ -78,8 +80,34 @@ class BotStack:
         self.fake.edit_issue_as(user, self.project, iid, description=description.replace(old, new))
 
     def bot_notes(self, iid: int, project: Project | None = None) -> list[str]:
+        """The bot's comments, without its state note (edited in place, not a comment)."""
         issue = self.fake.issue(project or self.project, iid)
-        return [n.body for n in issue.notes if n.author_id == self.bot.id and not n.system]
+        return [
+            n.body
+            for n in issue.notes
+            if n.author_id == self.bot.id and not n.system and STATE_NOTE_MARKER not in n.body
+        ]
+
+    def state_notes(self, iid: int, project: Project | None = None) -> list[str]:
+        issue = self.fake.issue(project or self.project, iid)
+        return [
+            n.body
+            for n in issue.notes
+            if n.author_id == self.bot.id and STATE_NOTE_MARKER in n.body
+        ]
+
+    def wait_updates(self, timeout: float = 30.0) -> None:
+        """Until every delivery and every issue update is done or failed (a delivery may
+        queue an update, and posting one may bring a delivery: both at once)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.wait_idle(max(0.1, deadline - time.monotonic()))
+            counts = issue_updates.counts(self.runtime.engine)
+            if not counts.get(issue_updates.PENDING) and not counts.get(issue_updates.PROCESSING):
+                if not inbox.counts(self.runtime.engine).get(inbox.PENDING):
+                    return
+            assert time.monotonic() < deadline, f"issue updates not drained: {counts}"
+            time.sleep(0.05)
 
     def state(self, environment: str = "production") -> FlagState | None:
         return self.runtime.store.snapshot().get(environment, FLAG)

@@ -21,7 +21,9 @@ def test_finish_deletes_ticks_comments_closes_and_repeats_nothing(database_url: 
         assert not stack.checked(iid, "cleanup-released-command")  # not the bot's to tick
         issue = stack.fake.issue(stack.project, iid)
         assert issue.state == "closed"
-        (note,) = stack.bot_notes(iid)
+        # The two terminal changes commented, then the finish.
+        *changes, note = stack.bot_notes(iid)
+        assert len(changes) == 2 and all("from a terminal" in c for c in changes)
         assert f"The cleanup of `{FLAG}` is finished after gitlab-org/gitlab!7 was merged" in note
         rows = [r for r in stack.runtime.store.history(FLAG) if r.action == "delete"]
         assert {r.environment for r in rows} == {"dev", "staging", "staging-ref", "production"}
@@ -34,8 +36,8 @@ def test_finish_deletes_ticks_comments_closes_and_repeats_nothing(database_url: 
         assert "state deleted in no environment" in again
         assert "ticked nothing new" in again and "already closed" in again
         assert stack.runtime.store.version() == version
-        assert len(stack.bot_notes(iid)) == 1
+        assert len(stack.bot_notes(iid)) == 3
         writes = [r for r in stack.fake.requests[requests:] if r.method in ("POST", "PUT")]
         assert writes == []
         stack.wait_idle()  # the bot ignored the hooks of its own edits
-        assert len(stack.bot_notes(iid)) == 1
+        assert len(stack.bot_notes(iid)) == 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 from collections.abc import Callable
@@ -13,18 +12,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from gitlab_ops.errors import GitLabError, TransientGitLabError
+from gitlab_ops.retry import backoff
 from webhook import inbox
 from webhook.inbox import Delivery
 
 log = logging.getLogger(__name__)
-
-MAX_DELAY = 300.0
-
-
-def backoff(attempt: int, base: float, *, rng: Callable[[], float] = random.random) -> float:
-    """Exponential with full jitter (AWS's "Exponential Backoff and Jitter"), capped."""
-    ceiling = min(MAX_DELAY, base * 2.0 ** max(0, attempt - 1))
-    return float(ceiling / 2 + rng() * ceiling / 2)
 
 
 @dataclass
@@ -37,6 +29,9 @@ class Worker:
     retry_base: float = 2.0
     poll: float = 0.2
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Other queues the same threads drain after the inbox (issue updates): each claims
+    # and runs one item, False when none was ready.
+    jobs: tuple[Callable[[str | None], bool], ...] = ()
     wake: threading.Event = field(default_factory=threading.Event)
     stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -79,11 +74,12 @@ class Worker:
 
     def _loop(self, thread: str) -> None:
         while not self.stopping.is_set():
-            try:
-                worked = self.run_once(thread)
-            except Exception:
-                log.exception("worker %s: claiming failed", thread)
-                worked = False
+            worked = False
+            for job in (self.run_once, *self.jobs):
+                try:
+                    worked = job(thread) or worked
+                except Exception:
+                    log.exception("worker %s: claiming failed", thread)
             if not worked:
                 self.wake.wait(self.poll)
                 self.wake.clear()

@@ -14,6 +14,7 @@ from flags.errors import Refusal
 from flags.grammar import FeatureCommand, parse
 from gitlab_ops.errors import GitLabError
 from rollout_bot.cli.common import CLI_SOURCE, fail, open_cli_runtime, print_json
+from rollout_bot.issue_notice import tell_rollout_issue
 
 
 @click.group()
@@ -36,6 +37,8 @@ def _run_feature(verb: str, args: Sequence[str], as_json: bool) -> None:
         command = parse_tokens(["feature", verb, *args], settings.environments)
         context = runtime.context(who=settings.user, source=CLI_SOURCE, resolver=resolver)
         result = execute(context, command)
+        if command.verb in ("set", "delete"):
+            tell_rollout_issue(runtime, result, settings.user)
     except (Refusal, GitLabError) as exc:
         fail(str(exc))
     finally:

@@ -7,10 +7,17 @@ from alembic import context
 from flags.database import make_engine
 from flags.schema import metadata as flags_metadata
 from gitlab_ops.schema import metadata as gitlab_metadata
+from gitlab_ops.update_schema import metadata as updates_metadata
 from tracking.schema import metadata as tracking_metadata
 from webhook.schema import metadata as webhook_metadata
 
-target_metadata = [flags_metadata, gitlab_metadata, webhook_metadata, tracking_metadata]
+target_metadata = [
+    flags_metadata,
+    gitlab_metadata,
+    updates_metadata,
+    webhook_metadata,
+    tracking_metadata,
+]
 
 
 def run_migrations_online() -> None:
