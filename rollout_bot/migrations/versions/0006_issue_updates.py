@@ -1,7 +1,7 @@
 """The queue of comments and state note refreshes owed to rollout issues.
 
 Revision ID: 0006_issue_updates
-Revises: 0004_audit_provenance
+Revises: 0005_step_shapes
 Create Date: 2026-12-10
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_issue_updates"
-down_revision = "0004_audit_provenance"
+down_revision = "0005_step_shapes"
 branch_labels = None
 depends_on = None
 
