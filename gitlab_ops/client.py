@@ -11,6 +11,7 @@ detection then sends no webhook for the bot's own edits and comments
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,3 +234,12 @@ class GitLabResolver:
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"resolving {target}") from exc
         return f"{kind}:{int(found)}"
+
+
+def client_factory(url: str, token: str | None, **kwargs: Any) -> Callable[[str | None], GitLab]:
+    """Clients that send a delivery's `X-Gitlab-Event-UUID` back, so GitLab sends no echo."""
+
+    def make(event_uuid: str | None) -> GitLab:
+        return GitLab(url, token, event_uuid=event_uuid, **kwargs)
+
+    return make

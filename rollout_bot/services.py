@@ -11,13 +11,13 @@ import requests
 from flags.commands import Context
 from gitlab_ops import issues, step_records
 from gitlab_ops.access import AccessPolicy
-from gitlab_ops.client import GitLab, GitLabResolver
+from gitlab_ops.client import GitLab, GitLabResolver, client_factory
 from gitlab_ops.errors import GitLabError
 from rollout_bot.config import ConfigError
 from rollout_bot.issue_notice import STATE_NOTE_READER, retry_policy
 from rollout_bot.runtime import Runtime
 from webhook import inbox
-from webhook.bot import Bot, client_factory
+from webhook.bot import Bot
 from webhook.issue_update_job import IssueUpdateJob, refreshing
 from webhook.receiver import ReceiverConfig
 from webhook.verification import Verification

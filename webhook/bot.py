@@ -24,32 +24,25 @@ from flags.commands import AlreadyRun, Context, execute
 from flags.errors import Refusal
 from flags.grammar import FeatureCommand
 from flags.store import Store
-from gitlab_ops import deployments, merge_requests
 from gitlab_ops.access import AccessPolicy, level_name
-from gitlab_ops.chatops import AutoDeployStatus, Command, ReleaseCheck, parse
+from gitlab_ops.chatops import Command, parse
 from gitlab_ops.client import GitLab
-from gitlab_ops.fully_on import production_state
-from gitlab_ops.repository import Repository
 from templates.step_shapes import CommandShape
 from templates.steps import EdgeKind, diff, display_lines, step_index
 from templates.tasklist import Task
-from webhook import comments, untick
+from webhook import bot_actions, comments, untick
 from webhook.inbox import Delivery
 from webhook.payload import Event
-from webhook.step_checks import step_command
+from webhook.step_checks import check_comment_scope, step_command
 from webhook.step_outcome import (
     AMBIGUOUS_MARKER,
     NO_LONGER_TICKED,
-    NOT_A_ROLLOUT_ISSUE,
-    OTHER_FLAG,
+    NOT_A_RECORDED_ISSUE,
     UNCONFIRMED_EDITOR,
     StepOutcome,
 )
 
 log = logging.getLogger(__name__)
-
-# Steps without a command that the bot carries out: it opens their merge request.
-MERGE_REQUEST_STEPS = frozenset({"cleanup-mr", "default-enabling-mr"})
 
 
 @dataclass
@@ -172,7 +165,7 @@ class Bot:
             return self._remember(
                 key, StepOutcome("refused", step, text, live.command_line, reason=refusal)
             )
-        if command is None and step in MERGE_REQUEST_STEPS:
+        if command is None and step in bot_actions.MERGE_REQUEST_STEPS:
             return self._remember(key, self._merge_request(event, client, step, text))
         if command is None:
             return self._remember(key, StepOutcome("acknowledged", step, text))
@@ -190,7 +183,8 @@ class Bot:
     ) -> StepOutcome:
         if not isinstance(command, FeatureCommand):
             try:
-                answer = self._answer(event, client, command)
+                assert event.project_id is not None
+                answer = bot_actions.answer(client, event.project_id, command)
             except Refusal as exc:
                 return self._remember(
                     key, StepOutcome("refused", step, text, command_line, reason=str(exc))
@@ -221,39 +215,16 @@ class Bot:
         assert event.project_id is not None and event.issue_iid is not None
         flag = self.flag_of(event.project_id, event.issue_iid)
         if flag is None:
-            return StepOutcome(
-                "refused", step, text, reason="this issue is not a recorded rollout issue"
-            )
-        try:
-            issue_url = client.issue(event.project_id, event.issue_iid).web_url
-            repo = Repository(client, event.project_id)
-            if step == "cleanup-mr":
-                # A tick never forces: the flag must be on for everyone in production.
-                context = self.context(event.username or "unknown", issue_url, client)
-                production = production_state(context, flag)
-                opened = merge_requests.open_cleanup(repo, flag, issue_url, production=production)
-            else:
-                opened = merge_requests.open_default_enable(repo, flag, issue_url)
-        except Refusal as exc:
-            return StepOutcome("refused", step, text, reason=str(exc))
-        mr = opened.merge_request
-        verb = "Opened" if opened.created else "Reused the open"
-        answer = f"{verb} merge request [{mr.title}]({mr.web_url})."
-        if opened.plan is not None and opened.plan.leftovers:
-            answer += f" It lists {len(opened.plan.leftovers)} reference(s) left for you to check."
-        return StepOutcome("applied", step, text, answer=answer)
-
-    def _answer(self, event: Event, client: GitLab, command: Command) -> str:
-        """Deployment questions are read-only: answered afresh, never remembered."""
-        if isinstance(command, AutoDeployStatus):
-            assert event.project_id is not None
-            return deployments.auto_deploy_status(
-                Repository(client, event.project_id), command.sha
-            ).to_markdown()
-        assert isinstance(command, ReleaseCheck)
-        return deployments.release_check(
-            client, command.merge_request_url, command.milestone
-        ).to_markdown()
+            return StepOutcome("refused", step, text, reason=NOT_A_RECORDED_ISSUE)
+        return bot_actions.open_merge_request(
+            client,
+            lambda url: self.context(event.username or "unknown", url, client),
+            event.project_id,
+            event.issue_iid,
+            flag,
+            step,
+            text,
+        )
 
     def _access_refusal(self, event: Event, client: GitLab, command: Command | None) -> str | None:
         required, purpose = self.access.required(command)
@@ -268,17 +239,6 @@ class Bot:
         )
 
     # --- comment commands --------------------------------------------------------------
-
-    def _check_scope(self, event: Event, command: Command) -> None:
-        """A comment changes only its rollout issue's flag; reading may name anything."""
-        if not isinstance(command, FeatureCommand) or command.verb in ("get", "list"):
-            return
-        assert event.project_id is not None and event.issue_iid is not None
-        flag = self.flag_of(event.project_id, event.issue_iid)
-        if flag is None:
-            raise Refusal(NOT_A_ROLLOUT_ISSUE)
-        if command.name != flag:
-            raise Refusal(OTHER_FLAG.format(flag=flag))
 
     def _comment_command(self, event: Event, client: GitLab) -> str:
         project_id, iid = event.project_id, event.issue_iid
@@ -299,7 +259,8 @@ class Bot:
         command_line = line.strip().strip("`").strip()
         try:
             command = parse(command_line, self.environments)
-            self._check_scope(event, command)
+            assert event.project_id is not None and event.issue_iid is not None
+            check_comment_scope(command, self.flag_of(event.project_id, event.issue_iid))
         except Refusal as exc:
             return self._remember(
                 key, StepOutcome("refused", "comment", line, command_line, reason=str(exc))
@@ -339,13 +300,6 @@ def _step_text(task: Task, tasks: list[Task]) -> str:
 
 def _clean(text: str) -> str:
     return text.strip() or "(a step)"
-
-
-def client_factory(url: str, token: str | None, **kwargs: Any) -> Callable[[str | None], GitLab]:
-    def make(event_uuid: str | None) -> GitLab:
-        return GitLab(url, token, event_uuid=event_uuid, **kwargs)
-
-    return make
 
 
 def _user_ref(user_id: int | None) -> str:

@@ -14,9 +14,15 @@ from collections.abc import Sequence
 
 from flags import grammar
 from flags.errors import Refusal
+from flags.grammar import FeatureCommand
 from gitlab_ops.chatops import Command, parse
 from templates.step_shapes import CommandShape, differences, read_shape
-from webhook.step_outcome import OVERRIDE_FLAG, OVERRIDE_ONLY_IN_COMMENT
+from webhook.step_outcome import (
+    NOT_A_ROLLOUT_ISSUE,
+    OTHER_FLAG,
+    OVERRIDE_FLAG,
+    OVERRIDE_ONLY_IN_COMMENT,
+)
 
 # User-facing text, kept here so tests assert against the same words.
 NO_RECORDED_SHAPE = (
@@ -54,3 +60,13 @@ def step_command(line: str, shape: CommandShape | None, environments: Sequence[s
             )
         )
     return parse(line, environments)
+
+
+def check_comment_scope(command: Command, flag: str | None) -> None:
+    """A comment changes only its rollout issue's flag (`flag`); reading may name anything."""
+    if not isinstance(command, FeatureCommand) or command.verb in ("get", "list"):
+        return
+    if flag is None:
+        raise Refusal(NOT_A_ROLLOUT_ISSUE)
+    if command.name != flag:
+        raise Refusal(OTHER_FLAG.format(flag=flag))

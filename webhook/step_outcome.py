@@ -22,6 +22,7 @@ OTHER_FLAG = (
     "(`feature get` and `feature list` may name any flag)"
 )
 NOT_A_ROLLOUT_ISSUE = "this issue is not a rollout issue the bot knows; no command runs here"
+NOT_A_RECORDED_ISSUE = "this issue is not a recorded rollout issue"
 AMBIGUOUS_MARKER = (
     "{count} tasks carry this step's hidden marker (lines {lines}), so the bot cannot tell "
     "which one is the step: nothing was run and no box was changed. Keep one task with the "
