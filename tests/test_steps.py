@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -20,10 +18,8 @@ from templates.steps import (
     tasks_by_marker,
 )
 from templates.tasklist import TaskState, parse_tasks
+from tests.fixtures.gitlab import fixture
 from tests.task_documents import ANY_TEXT, FLAG, ROLLOUT_ISSUE, documents
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
 
 # --- lookup by marker --------------------------------------------------------------
 
@@ -122,17 +118,17 @@ def test_a_task_ticked_inside_a_code_block_is_no_edge() -> None:
     assert diff(previous, previous.replace("[ ]", "[x]")) == []
 
 
-def test_gitlab_issue_hook_payload_of_a_ticked_task() -> None:
-    # GitLab's own sample of an Issue Hook after a person ticked a task.
-    payload = json.loads((FIXTURES / "issue_hook_task_ticked.json").read_text())
+def test_an_issue_hook_of_a_ticked_step() -> None:
+    # An Issue Hook after a person ticked the non-production enable (fields as GitLab's
+    # documented Issue Hook; conformance/ holds the fixture to GitLab's own example).
+    payload = fixture("webhooks/issue_hook_task_ticked.json")
     change = payload["changes"]["description"]
-    before, after = parse_tasks(change["previous"]), parse_tasks(change["current"])
-    assert [t.checked for t in before] == [False, False]
-    assert [t.checked for t in after] == [False, True]
-    assert after[1].parent == 0
-    assert after[1].command == "feature set my_flag true --dev --staging --staging-ref"
-    # Its template predates step markers, so no step is known to have changed.
-    assert diff(change["previous"], change["current"]) == []
+    (edge,) = diff(change["previous"], change["current"])
+    assert (edge.marker, edge.kind) == ("enable-non-production-command", EdgeKind.TICKED)
+    assert edge.task.parent is not None
+    assert edge.task.command == f"feature set {FLAG} true --dev --staging --staging-ref"
+    after = tasks_by_marker(change["current"])
+    assert after["enable-non-production-command"].checked
 
 
 # --- set_checked -------------------------------------------------------------------
