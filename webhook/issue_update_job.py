@@ -30,8 +30,6 @@ from webhook.inbox import Delivery
 
 log = logging.getLogger(__name__)
 
-IGNORED = "ignored"  # how Bot.handle's note starts when it did nothing
-
 
 @dataclass
 class IssueUpdateJob:
@@ -68,21 +66,17 @@ def refreshing(
     Every change bumps the store's version, so an unchanged version on a first
     attempt means this delivery changed nothing. A retried delivery always
     refreshes: its first attempt may have changed the flag and died before
-    queueing. A change elsewhere in between costs one refresh that edits nothing;
-    a delivery the bot ignored (its note starts with "ignored") acted on nothing.
+    queueing. A change elsewhere in between costs one refresh that edits nothing.
     """
 
     def handle_and_refresh(delivery: Delivery) -> str:
         version = store.version()
-        note: str | None = None
         try:
-            note = handle(delivery)
-            return note
+            return handle(delivery)
         finally:
             # Also when the handler raised: its flag change may have committed already.
             project_id, iid = delivery.project_id, delivery.issue_iid
-            acted = note is None or not note.startswith(IGNORED)
-            may_have_changed = acted and (delivery.attempts > 1 or store.version() != version)
+            may_have_changed = delivery.attempts > 1 or store.version() != version
             flag = None
             if project_id is not None and iid is not None and may_have_changed:
                 flag = flag_of(project_id, iid)
