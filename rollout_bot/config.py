@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flags.definitions import configured_roots
 from flags.environments import DEFAULT_ENVIRONMENTS
+from webhook.verification import MAX_BODY_BYTES
 
 PREFIX = "ROLLOUT_BOT_"
 DEFAULT_DATABASE_FILE = "rollout-bot.sqlite3"
@@ -102,7 +103,8 @@ class Settings:
     webhook_secret: str | None = None
     signing_secret: str | None = None
     local_trial: bool = False
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = MAX_BODY_BYTES
+    dashboard_token: str | None = None
     access_levels: Mapping[str, int] = field(default_factory=dict)
     project_ids: frozenset[int] | None = None
     worker_threads: int = 4
@@ -126,7 +128,8 @@ class Settings:
             webhook_secret=env.get(f"{PREFIX}WEBHOOK_SECRET") or None,
             signing_secret=env.get(f"{PREFIX}WEBHOOK_SIGNING_SECRET") or None,
             local_trial=_flag(env, "LOCAL_TRIAL"),
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 8 * 1024 * 1024),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", MAX_BODY_BYTES),
+            dashboard_token=env.get(f"{PREFIX}DASHBOARD_TOKEN") or None,
             access_levels=_access_levels(env),
             project_ids=_project_ids(env.get(f"{PREFIX}PROJECT_IDS")),
             worker_threads=_int(env, "WORKER_THREADS", 4),

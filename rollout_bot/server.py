@@ -1,21 +1,36 @@
-"""`rollout-bot serve`: the Flask app under gunicorn, each worker process with a bot worker."""
+"""The web side of `rollout-bot serve`: the Flask app under gunicorn, acknowledging only.
+
+Serving model: gunicorn's ``gthread`` worker. Its main loop waits for connections in a
+selector and hands a request to a thread only once bytes arrive (a thread waits at most a
+few seconds for a slow one before giving it back to the selector), so idle or slow
+clients hold a socket, not a thread; ``threads`` per process serve the rest. Keep-alive is
+short so idle kept-alive sockets are closed soon. Nothing in the request path waits on
+processing or on GitLab: delivery workers run in their own processes
+(:mod:`rollout_bot.supervisor`), and the receiver only verifies, classifies and stores.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from rollout_bot.runtime import Runtime
-from rollout_bot.services import BotUser, build_bot, build_worker, gitlab_factory, receiver_config
+from rollout_bot.services import build_bot, build_worker, receiver_config
 from tracking.metrics import TrackingCollector
 from webhook.app import create_app
 from webhook.issue_update_job import IssueUpdatesCollector
 from webhook.worker import Worker
 
 log = logging.getLogger(__name__)
+
+WORKER_CLASS: Final = "gthread"
+THREADS: Final = 16
+KEEPALIVE_SECONDS: Final = 2
+TIMEOUT_SECONDS: Final = 30
+GRACEFUL_TIMEOUT_SECONDS: Final = 10
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
@@ -32,44 +47,43 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         return self.application
 
 
-def build(runtime: Runtime, *, embedded_worker: bool = True) -> tuple[Flask, Worker | None]:
-    bot_user = BotUser(gitlab_factory(runtime))
+def build(runtime: Runtime, *, embedded_worker: bool = False) -> tuple[Flask, Worker | None]:
+    """The app; ``embedded_worker`` adds in-process worker threads (the tests' stack only:
+    `serve` runs its delivery workers as processes)."""
     worker = None
     if embedded_worker and runtime.settings.gitlab_url:
-        worker = build_worker(runtime, build_bot(runtime, bot_user))
+        worker = build_worker(runtime, build_bot(runtime))
     elif embedded_worker:
         log.warning("no ROLLOUT_BOT_GITLAB_URL: deliveries are stored but not processed")
     app = create_app(
         runtime.engine,
-        receiver=receiver_config(runtime, bot_user, worker),
+        receiver=receiver_config(runtime, worker),
         registry=runtime.registry,
         environments=runtime.settings.environments,
         collectors=[TrackingCollector(runtime.engine), IssueUpdatesCollector(runtime.engine)],
+        dashboard_token=runtime.settings.dashboard_token,
     )
     return app, worker
 
 
-def run(runtime: Runtime, *, host: str, port: int, workers: int, embedded_worker: bool) -> None:
-    app, worker = build(runtime, embedded_worker=embedded_worker)
+def run(runtime: Runtime, *, host: str, port: int, workers: int, threads: int = THREADS) -> None:
+    """Serve until gunicorn is told to stop (SIGTERM, SIGINT)."""
+    app, _ = build(runtime)
     # Connections must not cross the fork into gunicorn's workers.
     runtime.engine.dispose()
-
-    def post_worker_init(_: Any) -> None:
-        if worker is not None:
-            worker.start()
-
-    def worker_exit(_server: Any, _worker: Any) -> None:
-        if worker is not None:
-            worker.stop()
-
     _Gunicorn(
         app,
         {
             "bind": f"{host}:{port}",
             "workers": workers,
+            "worker_class": WORKER_CLASS,
+            "threads": threads,
+            "keepalive": KEEPALIVE_SECONDS,
+            "timeout": TIMEOUT_SECONDS,
+            "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
             "accesslog": "-",
             "preload_app": True,
-            "post_worker_init": post_worker_init,
-            "worker_exit": worker_exit,
+            # One per user otherwise (~/.gunicorn): two services would fight over it.
+            "control_socket_disable": True,
         },
     ).run()

@@ -122,11 +122,12 @@ def verification(runtime: Runtime) -> Verification:
         raise ConfigError(f"webhook settings: {exc}") from exc
 
 
-def receiver_config(runtime: Runtime, bot_user: BotUser, worker: Worker | None) -> ReceiverConfig:
+def receiver_config(runtime: Runtime, worker: Worker | None) -> ReceiverConfig:
+    """No bot user id here: asking GitLab for it would put GitLab in the request path;
+    the worker ignores the bot's own events."""
     return ReceiverConfig(
         engine=runtime.engine,
         verification=verification(runtime),
         project_ids=runtime.settings.project_ids,
-        bot_user_id=bot_user,
         on_queued=worker.wake.set if worker is not None else (lambda: None),
     )

@@ -34,6 +34,8 @@ from webhook.worker import Worker
 
 FLAG = "product_intelligence_database_event_tracking"
 SECRET = "s3cret-token"
+DASHBOARD_TOKEN = "dashboard-t0ken"
+DASHBOARD_AUTH = {"Authorization": f"Bearer {DASHBOARD_TOKEN}"}
 
 
 @dataclass
@@ -151,6 +153,7 @@ def bot_stack(
             "ROLLOUT_BOT_GITLAB_URL": fake.url,
             "ROLLOUT_BOT_GITLAB_TOKEN": bot.token,
             "ROLLOUT_BOT_WEBHOOK_SECRET": SECRET,
+            "ROLLOUT_BOT_DASHBOARD_TOKEN": DASHBOARD_TOKEN,
             "ROLLOUT_BOT_WORKER_THREADS": str(workers),
             "ROLLOUT_BOT_LEASE_SECONDS": "5",
             "ROLLOUT_BOT_RETRY_BASE_SECONDS": "0.2",

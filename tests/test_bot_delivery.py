@@ -152,9 +152,9 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_nothing(database
         ),
         (
             {"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
-            b"x" * (9 * 1024 * 1024),
+            b"x" * (26 * 1024 * 1024),
             413,
-            "body is over the 8388608-byte limit",
+            "body is over the 26214400-byte limit",
         ),
         (
             {"X-Gitlab-Event": "Pipeline Hook", "X-Gitlab-Token": SECRET},

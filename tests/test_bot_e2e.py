@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from flags.state import FlagState
-from tests.bot_stack import FLAG, BotStack, bot_stack
+from tests.bot_stack import DASHBOARD_AUTH, FLAG, BotStack, bot_stack
 
 
 @pytest.fixture
@@ -195,11 +195,11 @@ def test_metrics_and_dashboard(stack: BotStack) -> None:
     stack.tick(stack.alice, iid, "enable-non-production-command")
     stack.wait_idle()
     base = stack.servers[0].url
-    metrics = requests.get(f"{base}/metrics", timeout=10)
+    metrics = requests.get(f"{base}/metrics", headers=DASHBOARD_AUTH, timeout=10)
     assert metrics.status_code == 200
     assert 'rollout_bot_inbox_deliveries{status="done"} 1.0' in metrics.text
     assert 'rollout_bot_inbox_deliveries{status="failed"} 0.0' in metrics.text
-    page = requests.get(f"{base}/", timeout=10)
+    page = requests.get(f"{base}/", headers=DASHBOARD_AUTH, timeout=10)
     assert page.status_code == 200
     issue_url = stack.fake.issue_json(stack.project, iid)["web_url"]
     assert f'<a href="{issue_url}">' in page.text

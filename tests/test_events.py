@@ -309,8 +309,8 @@ def test_rejections(
     assert TOKEN not in exc.message
 
 
-def test_default_body_limit_is_8_mib() -> None:
-    assert VERIFY.max_body_bytes == MAX_BODY_BYTES == 8 * 1024 * 1024
+def test_default_body_limit_is_25_mib() -> None:
+    assert VERIFY.max_body_bytes == MAX_BODY_BYTES == 25 * 1024 * 1024
     at_limit = b"{}" + b" " * (MAX_BODY_BYTES - 2)
     assert Event.from_http(headers_for("issue_hook.json"), at_limit, verification=VERIFY)
     exc = rejected(headers_for("issue_hook.json"), at_limit + b" ")

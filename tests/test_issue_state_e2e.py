@@ -19,7 +19,7 @@ from gitlab_ops import issue_updates, issues
 from rollout_bot.cli import main
 from rollout_bot.issue_notice import NO_GITLAB, QUEUED
 from templates.state_note import STATE_NOTE_MARKER
-from tests.bot_stack import FLAG, BotStack, bot_stack
+from tests.bot_stack import DASHBOARD_AUTH, FLAG, BotStack, bot_stack
 
 
 @pytest.fixture
@@ -148,7 +148,9 @@ def test_updates_stop_at_the_attempt_bound_and_show_on_metrics(database_url: str
         ]
         assert all("GitLab answered 503" in (u.last_error or "") for u in failed)
         assert stack.bot_notes(iid) == [] and stack.state_notes(iid) == []
-        metrics = requests.get(f"{stack.servers[0].url}/metrics", timeout=10).text
+        metrics = requests.get(
+            f"{stack.servers[0].url}/metrics", headers=DASHBOARD_AUTH, timeout=10
+        ).text
         assert 'rollout_bot_issue_updates{status="failed"} 2.0' in metrics
         assert 'rollout_bot_issue_updates{status="pending"} 0.0' in metrics
 

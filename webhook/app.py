@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from flags.definitions import Registry
 from flags.environments import DEFAULT_ENVIRONMENTS
-from webhook import dashboard, metrics
+from webhook import dashboard, metrics, page_auth
 from webhook.receiver import ReceiverConfig, blueprint
 
 
@@ -24,7 +24,9 @@ def create_app(
     registry: Registry | None = None,
     environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS,
     collectors: Iterable[Collector] = (),
+    dashboard_token: str | None = None,
 ) -> Flask:
+    """``dashboard_token`` guards `/` and `/metrics`; None turns them off (404)."""
     app = Flask(__name__)
     app.config.update(config or {})
     if receiver is not None:
@@ -33,10 +35,16 @@ def create_app(
 
     @app.get("/metrics")
     def metrics_page() -> Response:
+        refused = page_auth.refusal(dashboard_token)
+        if refused is not None:
+            return refused
         return Response(scrape(), mimetype=None, content_type=metrics.CONTENT_TYPE)
 
     @app.get("/")
-    def dashboard_page() -> str:
+    def dashboard_page() -> Response | str:
+        refused = page_auth.refusal(dashboard_token)
+        if refused is not None:
+            return refused
         return dashboard.page(engine, registry or Registry(), environments)
 
     @app.get("/healthz")

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from flags.grammar import CHATOPS_PREFIX
 from webhook.verification import Verification, delivery_key, verify
+
+MAX_ID: Final = 2**63 - 1
+"""GitLab's ids are PostgreSQL ``bigint``; a larger number names nothing GitLab has, and
+SQLite and the drivers cannot bind it, so it reads as no id at all."""
+
+MAX_EVENT_UUID_CHARS: Final = 64
+"""The inbox's ``event_uuid`` column; GitLab sends a 36-character UUID, so a longer
+``X-Gitlab-Event-UUID`` is not GitLab's and is dropped."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class Event:
             kind=lowered.get("x-gitlab-event") or None,
             payload=payload,
             delivery_key=delivery_key(lowered, body),
-            event_uuid=lowered.get("x-gitlab-event-uuid") or None,
+            event_uuid=_bounded(lowered.get("x-gitlab-event-uuid"), MAX_EVENT_UUID_CHARS),
             webhook_uuid=lowered.get("x-gitlab-webhook-uuid") or None,
             instance=lowered.get("x-gitlab-instance") or None,
         )
@@ -175,7 +183,13 @@ def _get(value: object, *path: str) -> object:
 
 
 def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, int) and not isinstance(value, bool) and -MAX_ID - 1 <= value <= MAX_ID:
+        return value
+    return None
+
+
+def _bounded(value: str | None, limit: int) -> str | None:
+    return value if value and len(value) <= limit else None
 
 
 def _str(value: object) -> str | None:

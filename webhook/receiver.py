@@ -17,18 +17,22 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gitlab_ops.schema import rollout_issues
 from webhook import inbox
 from webhook.classify import classify
 from webhook.payload import Event
-from webhook.verification import DeliveryRejected, Verification
+from webhook.verification import MSG_BODY_TOO_LARGE, DeliveryRejected, Verification
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ReceiverConfig:
+    """``bot_user_id`` must not call GitLab: nothing in the request path may wait on it
+    (the worker ignores the bot's own events either way)."""
+
     engine: Engine
     verification: Verification
     project_ids: Collection[int] | None = None
@@ -36,9 +40,11 @@ class ReceiverConfig:
     on_queued: Callable[[], None] = lambda: None
 
 
+# Bound as BIGINT: any id a payload carries (up to 2**63 - 1) is looked up, while an
+# INTEGER parameter would make PostgreSQL refuse one past 2**31 (a 500).
 _ROLLOUT_ISSUE = sa.select(rollout_issues.c.flag).where(
-    rollout_issues.c.project_id == sa.bindparam("project_id"),
-    rollout_issues.c.issue_iid == sa.bindparam("iid"),
+    rollout_issues.c.project_id == sa.bindparam("project_id", type_=sa.BigInteger),
+    rollout_issues.c.issue_iid == sa.bindparam("iid", type_=sa.BigInteger),
 )
 
 
@@ -75,10 +81,18 @@ def blueprint(config: ReceiverConfig) -> Blueprint:
     def receive() -> tuple[Response, int]:
         length = request.content_length
         limit = config.verification.max_body_bytes
+        too_large = MSG_BODY_TOO_LARGE.format(limit=limit)
         if length is not None and length > limit:
             # Refuse before reading: a huge body costs nothing but this check.
-            return answer(413, status="rejected", reason=f"body is over the {limit}-byte limit")
-        body = request.get_data(cache=False)
+            return answer(413, status="rejected", reason=too_large)
+        # Werkzeug then stops reading a chunked body (no Content-Length) one byte past
+        # the limit instead of reading it whole: a body that long is refused just below
+        # (413) by its length, and one of exactly the limit still fits.
+        request.max_content_length = limit + 1
+        try:
+            body = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return answer(413, status="rejected", reason=too_large)
         try:
             event = Event.from_http(dict(request.headers), body, verification=config.verification)
         except DeliveryRejected as exc:

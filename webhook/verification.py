@@ -27,9 +27,14 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookV
 
 from flags.errors import RolloutError
 
-MAX_BODY_BYTES: Final = 8 * 1024 * 1024
-"""Default body limit. An issue description may hold 1,048,576 characters and an update
-carries it up to three times (``object_attributes`` and both sides of ``changes``)."""
+MAX_BODY_BYTES: Final = 25 * 1024 * 1024
+"""Default body limit: GitLab itself refuses to send webhook JSON over 25 MB
+(``Gitlab::Json::LimitedEncoder``). An issue description may hold 1,048,576 characters of
+up to 4 bytes, and an update carries it three times (``object_attributes`` and both sides
+of ``changes``): about 12 MiB, which a lower limit would refuse, losing the tick."""
+
+MAX_KEY_CHARS: Final = 255
+"""The inbox's ``delivery_key`` column; a longer header value is stored as its hash."""
 
 REPLAY_TOLERANCE: Final = timedelta(minutes=5)
 """The Standard Webhooks reference libraries' tolerance; ``standardwebhooks`` 1.1.0
@@ -174,14 +179,19 @@ def delivery_key(headers: Mapping[str, str], body: bytes) -> str:
     GitLab keeps ``Idempotency-Key`` across retries and "Resend Request" (17.4+); 19.0
     adds ``webhook-id`` with the same value, so the key does not change when GitLab is
     upgraded. Older GitLab sends neither; its bodies carry ``updated_at``, so distinct
-    events hash apart.
+    events hash apart. A header value over :data:`MAX_KEY_CHARS` (GitLab's are UUIDs) is
+    replaced by its own hash, which still deduplicates a redelivery and fits the column.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     for name in ("webhook-id", "idempotency-key"):
         value = lowered.get(name)
         if value:
-            return value
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+            return value if len(value) <= MAX_KEY_CHARS else _hashed(value.encode())
+    return _hashed(body)
+
+
+def _hashed(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _check_token(given: str | None, secret: str) -> None:

@@ -2,27 +2,69 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from rollout_bot.cli.common import fail, open_cli_runtime
 from rollout_bot.config import ConfigError
 
+NO_GITLAB_WARNING = "no ROLLOUT_BOT_GITLAB_URL: deliveries are stored but not processed"
+NO_DASHBOARD_WARNING = "no ROLLOUT_BOT_DASHBOARD_TOKEN: / and /metrics answer 404"
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers")
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn web processes")
+@click.option("--threads", default=16, show_default=True, type=int, help="threads per web process")
+@click.option(
+    "--worker-processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="delivery worker processes (each runs ROLLOUT_BOT_WORKER_THREADS threads)",
+)
 @click.option("--local-trial", is_flag=True, help="accept deliveries without a secret token")
 @click.option("--no-worker", is_flag=True, help="only receive; run `rollout-bot worker` apart")
-def serve(host: str, port: int, workers: int, local_trial: bool, no_worker: bool) -> None:
-    """Serve the webhook, /healthz and /metrics with gunicorn, and an embedded worker."""
-    from rollout_bot.server import run
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    worker_processes: int,
+    local_trial: bool,
+    no_worker: bool,
+) -> None:
+    """Serve /webhook, /healthz, / and /metrics with gunicorn, and run delivery workers.
 
-    runtime = open_cli_runtime(local_trial=local_trial)
+    The delivery workers are `rollout-bot worker` processes this command starts, starts
+    again when they die, and stops on SIGTERM or SIGINT; --no-worker serves only.
+    """
+    from rollout_bot import server, supervisor
+    from rollout_bot.services import verification
+
+    runtime = open_cli_runtime(local_trial=local_trial)  # migrates SQLite once, up front
+    settings = runtime.settings
     try:
-        run(runtime, host=host, port=port, workers=workers, embedded_worker=not no_worker)
+        verification(runtime)
     except ConfigError as exc:
         fail(str(exc))
+    if no_worker:
+        if settings.dashboard_token is None:
+            click.echo(f"warning: {NO_DASHBOARD_WARNING}", err=True)
+        server.run(runtime, host=host, port=port, workers=workers, threads=threads)
+        return
+    runtime.engine.dispose()
+    if not settings.gitlab_url and worker_processes:
+        click.echo(f"warning: {NO_GITLAB_WARNING}", err=True)
+        worker_processes = 0
+    web = [sys.executable, "-m", "rollout_bot", "serve", "--no-worker", "--host", host]
+    web += ["--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+    if local_trial:
+        web.append("--local-trial")
+    worker_argv = [sys.executable, "-m", "rollout_bot", "worker"]
+    sys.exit(supervisor.supervise(web, worker_argv, worker_processes))
 
 
 @click.command()

@@ -1,0 +1,162 @@
+"""Hostile and extreme input at `/webhook`, on SQLite and PostgreSQL: never a 500.
+
+Ids outside 64-bit range, over-long keys and UUID headers, and an Issue Hook at GitLab's
+largest description; and the private pages through the app the service serves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from gitlab_ops.schema import rollout_issues
+from rollout_bot.config import Settings
+from rollout_bot.runtime import open_runtime
+from rollout_bot.server import build
+from templates.steps import set_checked
+from tests.bot_stack import FLAG, bot_stack
+from tests.fixtures.gitlab import WEBHOOKS
+from webhook import inbox
+from webhook.page_auth import MSG_PAGES_OFF
+from webhook.payload import MAX_EVENT_UUID_CHARS
+from webhook.verification import MAX_BODY_BYTES, MAX_KEY_CHARS
+
+SECRET = "s3cret-token"
+TICKED = "issue_hook_task_ticked.json"
+GITLAB_DESCRIPTION_LIMIT = 1_048_576  # characters (Issue::DESCRIPTION_LENGTH_MAX)
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[tuple[FlaskClient, sa.Engine]]:
+    """The app `serve` runs, with the ticked fixture's issue recorded as a rollout issue."""
+    env = {
+        "ROLLOUT_BOT_DATABASE_URL": database_url,
+        "ROLLOUT_BOT_DEFINITIONS": "",
+        "ROLLOUT_BOT_WEBHOOK_SECRET": SECRET,
+    }
+    runtime = open_runtime(Settings.from_env(env))
+    payload = WEBHOOKS.payload(TICKED)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            sa.insert(rollout_issues).values(
+                project_id=payload["project"]["id"],
+                issue_iid=payload["object_attributes"]["iid"],
+                flag=FLAG,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    app, _ = build(runtime)
+    try:
+        yield app.test_client(), runtime.engine
+    finally:
+        runtime.engine.dispose()
+
+
+def deliver(
+    client: FlaskClient, payload: dict[str, Any], **headers: str
+) -> tuple[int, dict[str, Any]]:
+    sent = WEBHOOKS.headers_for(TICKED, **{"X-Gitlab-Token": SECRET})
+    sent.update(headers)
+    response = client.post("/webhook", data=json.dumps(payload), headers=sent)
+    return response.status_code, response.get_json()
+
+
+def with_value(path: tuple[str, ...], value: object) -> dict[str, Any]:
+    payload = WEBHOOKS.payload(TICKED)
+    target = payload
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return payload
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64, -(2**63) - 1, 10**40])
+@pytest.mark.parametrize(
+    "path",
+    [("project", "id"), ("object_attributes", "iid"), ("user", "id")],
+    ids=["project-id", "iid", "user-id"],
+)
+def test_ids_outside_64_bits_are_ignored_not_a_500(
+    client: tuple[FlaskClient, sa.Engine], path: tuple[str, ...], value: int
+) -> None:
+    app, engine = client
+    status, body = deliver(app, with_value(path, value))
+    assert status == 200, body
+    assert body["status"] == "ignored"
+    assert inbox.counts(engine) == {}
+
+
+def test_the_largest_64_bit_ids_are_looked_up_not_a_500(
+    client: tuple[FlaskClient, sa.Engine],
+) -> None:
+    app, _ = client
+    payload = with_value(("project", "id"), 2**63 - 1)
+    payload["object_attributes"]["iid"] = 2**63 - 1
+    status, body = deliver(app, payload)
+    assert (status, body["status"]) == (200, "ignored")  # no such rollout issue
+
+
+@pytest.mark.parametrize("header", ["Idempotency-Key", "webhook-id"])
+def test_an_over_long_delivery_key_is_stored_as_its_hash(
+    client: tuple[FlaskClient, sa.Engine], header: str
+) -> None:
+    app, engine = client
+    key = "k" * 300
+    status, body = deliver(app, WEBHOOKS.payload(TICKED), **{header: key})
+    assert (status, body["status"]) == (202, "queued")
+    assert deliver(app, WEBHOOKS.payload(TICKED), **{header: key})[1]["status"] == "duplicate"
+    with engine.connect() as conn:
+        (stored,) = conn.execute(sa.select(inbox.inbox.c.delivery_key)).scalars().all()
+    assert stored == "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    assert len(stored) <= MAX_KEY_CHARS
+
+
+def test_an_over_long_event_uuid_is_dropped(client: tuple[FlaskClient, sa.Engine]) -> None:
+    app, engine = client
+    uuid = "u" * (MAX_EVENT_UUID_CHARS + 1)
+    status, _ = deliver(app, WEBHOOKS.payload(TICKED), **{"X-Gitlab-Event-UUID": uuid})
+    assert status == 202
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(inbox.inbox.c.event_uuid)).scalars().all() == [None]
+
+
+def test_private_pages_are_off_without_a_token_and_public_ones_stay(
+    client: tuple[FlaskClient, sa.Engine],
+) -> None:
+    app, _ = client
+    for path in ("/", "/metrics"):
+        response = app.get(path)
+        assert response.status_code == 404
+        assert response.text == MSG_PAGES_OFF
+        assert app.get(path, headers={"Authorization": "Bearer anything"}).status_code == 404
+    assert app.get("/healthz").status_code == 200
+
+
+def test_default_limit_takes_an_issue_hook_at_gitlabs_description_limit(
+    database_url: str,
+) -> None:
+    """1,048,576 four-byte characters, carried three times: about 12 MiB, and the tick runs."""
+    assert Settings.from_env({}).max_body_bytes == MAX_BODY_BYTES
+    with bot_stack(database_url) as stack:
+        iid = stack.open_issue()
+        description = stack.description(iid)
+        filler = "\N{GRINNING FACE}" * (GITLAB_DESCRIPTION_LIMIT - len(description) - 1)
+        stack.fake.edit_issue_as(
+            stack.alice, stack.project, iid, description=description + "\n" + filler
+        )
+        assert len(stack.description(iid)) == GITLAB_DESCRIPTION_LIMIT
+        ticked = set_checked(stack.description(iid), "enable-non-production-command", True)
+        (tick,) = stack.fake.edit_issue_as(stack.alice, stack.project, iid, description=ticked)
+        assert len(tick.body) > 12_000_000  # over the old 8 MiB default
+        assert tick.status_code == 202, tick.response_body
+        stack.wait_idle(120)
+        assert stack.checked(iid, "enable-non-production-command")
+        state = stack.state("dev")
+        assert state is not None and state.state == "on"
