@@ -99,12 +99,12 @@ class Settings:
     environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
     definitions: tuple[Path, ...] = field(default_factory=tuple)
     gitlab_url: str | None = None
-    gitlab_token: str | None = None
-    webhook_secret: str | None = None
-    signing_secret: str | None = None
+    gitlab_token: str | None = field(default=None, repr=False)  # kept out of logs
+    webhook_secret: str | None = field(default=None, repr=False)  # kept out of logs
+    signing_secret: str | None = field(default=None, repr=False)  # kept out of logs
     local_trial: bool = False
     max_body_bytes: int = MAX_BODY_BYTES
-    dashboard_token: str | None = None
+    dashboard_token: str | None = field(default=None, repr=False)  # kept out of logs
     access_levels: Mapping[str, int] = field(default_factory=dict)
     project_ids: frozenset[int] | None = None
     worker_threads: int = 4

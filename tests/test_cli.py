@@ -162,3 +162,19 @@ def test_db_upgrade_is_idempotent(cli: CliRunner) -> None:
     head = database.head_revision()
     assert head is not None and head.startswith("000")
     assert result.exit_code == 0 and f"database at revision {head}" in result.output
+
+
+def test_settings_never_show_their_secrets() -> None:
+    from rollout_bot.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "ROLLOUT_BOT_GITLAB_TOKEN": "glpat-secret-1",
+            "ROLLOUT_BOT_WEBHOOK_SECRET": "hook-secret-2",
+            "ROLLOUT_BOT_DASHBOARD_TOKEN": "dash-secret-3",
+        }
+    )
+    shown = repr(settings)
+    assert settings.gitlab_token == "glpat-secret-1"
+    for secret in ("glpat-secret-1", "hook-secret-2", "dash-secret-3"):
+        assert secret not in shown
