@@ -99,7 +99,7 @@ class Bot:
             body = comments.too_many_steps(
                 event.delivery_key, event.username or "unknown", ticked, self.max_steps
             )
-            self._comment_once(client, project_id, iid, event.delivery_key, body)
+            comment_once(client, self.comment_ledger, project_id, iid, event.delivery_key, body)
             return f"refused: {ticked} steps ticked in one edit"
         # Act on the issue as it is now, not as the delivery saw it, through the one
         # lookup: a marker on several tasks names no step, now or in the edit.
@@ -135,7 +135,7 @@ class Bot:
         unticker = untick.Unticker(client, project_id, iid, later)
         outcomes = untick.settle(outcomes, unticker, self.store, event.delivery_key)
         body = comments.step_comment(event.delivery_key, event.username or "unknown", outcomes)
-        self._comment_once(client, project_id, iid, event.delivery_key, body)
+        comment_once(client, self.comment_ledger, project_id, iid, event.delivery_key, body)
         return ", ".join(f"{o.step}: {o.status}" for o in outcomes)
 
     def _ambiguous(self, key: str, step: str, copies: tuple[Task, ...]) -> StepOutcome:
@@ -268,7 +268,7 @@ class Bot:
         else:
             outcome = self._run_comment(event, client, key, line)
         body = comments.command_comment(event.delivery_key, event.username or "unknown", outcome)
-        self._comment_once(client, project_id, iid, event.delivery_key, body)
+        comment_once(client, self.comment_ledger, project_id, iid, event.delivery_key, body)
         return f"comment: {outcome.status}"
 
     def _run_comment(self, event: Event, client: GitLab, key: str, line: str) -> StepOutcome:
@@ -296,11 +296,6 @@ class Bot:
     def _remember(self, key: str, outcome: StepOutcome) -> StepOutcome:
         self.store.remember(key, outcome.to_json())
         return outcome
-
-    def _comment_once(
-        self, client: GitLab, project_id: int, iid: int, delivery_key: str, body: str
-    ) -> None:
-        comment_once(client, self.comment_ledger, project_id, iid, delivery_key, body)
 
 
 def _step_text(task: Task, tasks: list[Task]) -> str:
