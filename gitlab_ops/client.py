@@ -6,6 +6,12 @@ raises `GitLabError`, so the delivery fails with that reason. Each client
 carries the `X-Gitlab-Event-UUID` of the delivery it serves: GitLab's recursion
 detection then sends no webhook for the bot's own edits and comments
 (https://docs.gitlab.com/user/project/integrations/webhooks/#recursive-webhooks).
+
+python-gitlab retries nothing here: its rate-limit sleeping (`obey_rate_limit`,
+on by default, an argument of each request rather than of `Gitlab()`) and its
+transient retries would run inside a delivery's lease, out of the worker's
+sight. A 429 or 503 with `Retry-After` raises `RetryLater`, so the worker waits
+as asked (`gitlab_ops.http_session` reads the header).
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import gitlab.exceptions
 import requests
 
 from flags.grammar import TARGET_KINDS, Target
+from gitlab_ops import http_session
 from gitlab_ops.errors import GitLabError, TransientGitLabError, UnknownTarget
+from gitlab_ops.retry import RetryLater
 
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 NO_ACCESS = 0
@@ -62,6 +70,9 @@ def translate_error(exc: Exception, what: str) -> GitLabError:
     if isinstance(exc, gitlab.exceptions.GitlabHttpError | gitlab.exceptions.GitlabError):
         code = getattr(exc, "response_code", None)
         message = f"{what}: GitLab answered {code}: {exc.error_message}"
+        retry_after = http_session.last_retry_after()
+        if code in http_session.WAIT_STATUSES and retry_after is not None:
+            return RetryLater(message, retry_after)
         if code in TRANSIENT_STATUS:
             return TransientGitLabError(message)
         return GitLabError(message)
@@ -69,6 +80,14 @@ def translate_error(exc: Exception, what: str) -> GitLabError:
 
 
 GITLAB_ERRORS = (gitlab.exceptions.GitlabError, requests.exceptions.RequestException)
+
+
+class _Gitlab(gitlab.Gitlab):
+    """python-gitlab with its own retrying off on every request, whoever makes it."""
+
+    def http_request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.update(obey_rate_limit=False, retry_transient_errors=False, max_retries=0)
+        return super().http_request(*args, **kwargs)
 
 
 class GitLab:
@@ -81,14 +100,16 @@ class GitLab:
         session: requests.Session | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self.gl = gitlab.Gitlab(
+        self.gl = _Gitlab(
             url,
             private_token=token,
             timeout=timeout,
-            session=session,
+            session=http_session.prepare(session or requests.Session()),
             retry_transient_errors=False,
             per_page=100,
         )
+        # A client serves one delivery (`client_factory`): levels read once per user here.
+        self._levels: dict[tuple[int, int], int] = {}
         if event_uuid:
             self.gl.headers["X-Gitlab-Event-UUID"] = event_uuid
 
@@ -157,6 +178,23 @@ class GitLab:
             raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
         return False
 
+    def recent_note_containing(
+        self, project_id: int, iid: int, text: str, *, look: int = 100
+    ) -> int | None:
+        """The id of a note containing `text` among the issue's `look` newest: one request,
+        whatever the issue's history (for a rerun that may have posted just before)."""
+        try:
+            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
+            notes = issue.notes.list(
+                get_all=False, page=1, per_page=look, sort="desc", order_by="created_at"
+            )
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
+        for note in notes:
+            if text in str(note.body):
+                return int(note.id)
+        return None
+
     def create_note(self, project_id: int, iid: int, body: str) -> int:
         try:
             issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
@@ -190,7 +228,15 @@ class GitLab:
             raise translate_error(exc, f"editing comment {note_id} of {project_id}#{iid}") from exc
 
     def access_level(self, project_id: int, user_id: int) -> int:
-        """The user's level in the project, inherited and invited membership included."""
+        """The user's level in the project, inherited and invited membership included;
+        asked of GitLab once per user for the life of this client."""
+        known = self._levels.get((project_id, user_id))
+        if known is not None:
+            return known
+        self._levels[(project_id, user_id)] = level = self._access_level(project_id, user_id)
+        return level
+
+    def _access_level(self, project_id: int, user_id: int) -> int:
         try:
             member = self.gl.projects.get(project_id, lazy=True).members_all.get(user_id)
         except gitlab.exceptions.GitlabGetError as exc:

@@ -111,6 +111,7 @@ class Settings:
     lease_seconds: float = 60.0
     max_attempts: int = 8
     retry_base_seconds: float = 2.0
+    max_steps_per_edit: int = 50
     user: str = "unknown"
 
     @classmethod
@@ -136,5 +137,6 @@ class Settings:
             lease_seconds=_float(env, "LEASE_SECONDS", 60.0),
             max_attempts=_int(env, "MAX_ATTEMPTS", 8),
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 2.0),
+            max_steps_per_edit=_int(env, "MAX_STEPS_PER_EDIT", 50),
             user=env.get(f"{PREFIX}USER") or _login_name(),
         )

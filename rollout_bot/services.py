@@ -18,6 +18,7 @@ from rollout_bot.issue_notice import STATE_NOTE_READER, retry_policy
 from rollout_bot.runtime import Runtime
 from webhook import inbox
 from webhook.bot import Bot
+from webhook.comment_ledger import CommentLedger
 from webhook.issue_update_job import IssueUpdateJob, refreshing
 from webhook.receiver import ReceiverConfig
 from webhook.verification import Verification
@@ -75,6 +76,8 @@ def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
         environments=settings.environments,
         gitlab=make,
         access=access_policy(runtime),
+        comment_ledger=CommentLedger(runtime.engine),
+        max_steps=settings.max_steps_per_edit,
         bot_user_id=bot_user or BotUser(make),
         flag_of=lambda project_id, iid: issues.flag_of(runtime.engine, project_id, iid),
         later_deliveries=lambda delivery_key: inbox.later(runtime.engine, delivery_key),

@@ -103,15 +103,16 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_nothing(database
     with bot_stack(database_url, start_worker=False) as stack:
         iid = stack.open_issue()
         env = {**os.environ, **stack.env}
-        # Hold the comment lookup, after the flag change: the worker dies in between.
-        stack.fake.delay(30, 1, method="GET", path=r"/notes$")
+        # Hold the comment's POST, after the flag change: the worker dies in between, and
+        # GitLab creates the note after all (the request was sent): a rerun must find it.
+        stack.fake.delay(30, 1, method="POST", path=r"/notes$")
         stack.tick(stack.alice, iid, "enable-non-production-command")
         first = subprocess.Popen(
             [sys.executable, "-m", "rollout_bot", "worker"], env=env, stderr=subprocess.DEVNULL
         )
         try:
             deadline = time.monotonic() + 20
-            while not stack.fake.requests_to("GET", r"/notes$"):
+            while not stack.fake.requests_to("POST", r"/notes$"):
                 assert time.monotonic() < deadline, "the worker never reached the comment"
                 time.sleep(0.05)
             assert stack.state("dev") == FlagState(boolean=True)
@@ -119,7 +120,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_nothing(database
         finally:
             first.wait(10)
         assert stack.bot_notes(iid) == []
-        stack.fake.faults.clear()
+        stack.fake.faults.clear()  # the held POST now lands: a comment nobody recorded
         second = subprocess.Popen(
             [sys.executable, "-m", "rollout_bot", "worker"], env=env, stderr=subprocess.DEVNULL
         )
@@ -132,6 +133,10 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_nothing(database
         assert len(stack.runtime.store.history(FLAG)) == 3
         (delivery,) = inbox.listing(stack.runtime.engine)
         assert delivery.status == inbox.DONE and delivery.attempts == 2
+        # The rerun looked for it newest first, one page of notes.
+        looks = [r for r in stack.fake.requests_to("GET", r"/notes$") if "page" in r.query]
+        assert looks and all(look.query["page"] == "1" for look in looks)
+        assert {(r.query["sort"], r.query["order_by"]) for r in looks} == {("desc", "created_at")}
 
 
 @pytest.mark.parametrize(

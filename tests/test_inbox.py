@@ -44,3 +44,26 @@ def test_store_claim_order_lease_and_fencing(database_url: str) -> None:
         assert inbox.counts(engine) == {inbox.DONE: 1, inbox.PROCESSING: 1, inbox.PENDING: 1}
     finally:
         engine.dispose()
+
+
+def test_a_lease_is_renewed_by_its_owner_only_and_timed_by_the_database(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        assert store(engine, "r1", 1)
+        claimed = inbox.claim(engine, "w1", lease=30)
+        assert claimed is not None
+        assert inbox.renew(engine, claimed.id, "w1", lease=30)
+        assert not inbox.renew(engine, claimed.id, "w2", lease=30)
+        assert inbox.claim(engine, "w2", lease=30) is None  # renewed: still w1's
+        # A lease that ran out (by the database's clock) goes to the next claim,
+        # and its old owner can neither renew nor finish.
+        assert inbox.renew(engine, claimed.id, "w1", lease=-1)
+        again = inbox.claim(engine, "w2", lease=30)
+        assert again is not None and again.id == claimed.id and again.attempts == 2
+        assert not inbox.renew(engine, claimed.id, "w1", lease=30)
+        assert not inbox.complete(engine, claimed.id, "w1")
+        assert inbox.complete(engine, again.id, "w2")
+    finally:
+        engine.dispose()

@@ -4,8 +4,11 @@ Safe to run twice. A worker may die anywhere, and its delivery is then run
 again, so every effect is keyed by the delivery:
 - a step's outcome (the flag change with it) is remembered under
   `<delivery>:<step>` in the change's own transaction, and replayed, not rerun;
-- the comment carries `<!-- rollout-bot:delivery=KEY -->` and is posted only
-  if no comment with that marker exists;
+- the comment is recorded before it is posted and its note id after
+  (`webhook.comment_once`); it carries `<!-- rollout-bot:delivery=KEY -->`, which
+  only a rerun after a crash in between looks for;
+- before each GitLab write the delivery's lease is checked (`webhook.lease`);
+- an edit ticking more than `max_steps` steps runs none (one comment says why).
 - unticking a refused step flips one box, remembers what became of it, and only
   then comments, saying so (`webhook.untick`).
 """
@@ -30,7 +33,9 @@ from gitlab_ops.client import GitLab
 from templates.step_shapes import CommandShape
 from templates.steps import EdgeKind, diff, display_lines, step_index
 from templates.tasklist import Task
-from webhook import bot_actions, comments, untick
+from webhook import bot_actions, comments, lease, untick
+from webhook.comment_ledger import CommentLedger
+from webhook.comment_once import comment_once
 from webhook.inbox import Delivery
 from webhook.payload import Event
 from webhook.step_checks import check_comment_scope, step_command
@@ -52,12 +57,14 @@ class Bot:
     environments: tuple[str, ...]
     gitlab: Callable[[str | None], GitLab]  # event uuid -> a client that sends it back
     access: AccessPolicy
+    comment_ledger: CommentLedger
     bot_user_id: Callable[[], int | None] = lambda: None
     flag_of: Callable[[int, int], str | None] = lambda project_id, iid: None
     # delivery key -> the same issue's deliveries that arrived after it (`inbox.later`)
     later_deliveries: Callable[[str], Sequence[Delivery]] = lambda delivery_key: ()
     # (project id, iid, step) -> the command shape recorded for the step; None runs nothing.
     step_shape: Callable[[int, int, str], CommandShape | None] = lambda project_id, iid, step: None
+    max_steps: int = 50  # ticked steps one edit may run (ROLLOUT_BOT_MAX_STEPS_PER_EDIT)
 
     def handle(self, delivery: Delivery) -> str:
         """Process a delivery; returns a short note of what was done (for logs)."""
@@ -86,6 +93,14 @@ class Bot:
         edges = [e for e in diff(*change) if e.kind in kinds]
         if not edges:
             return "ignored: no box changed"
+        ticked = sum(1 for e in edges if e.kind != EdgeKind.UNTICKED)
+        if ticked > self.max_steps:
+            # Bounded work per delivery: nothing runs, no box is touched, one comment.
+            body = comments.too_many_steps(
+                event.delivery_key, event.username or "unknown", ticked, self.max_steps
+            )
+            comment_once(client, self.comment_ledger, project_id, iid, event.delivery_key, body)
+            return f"refused: {ticked} steps ticked in one edit"
         # Act on the issue as it is now, not as the delivery saw it, through the one
         # lookup: a marker on several tasks names no step, now or in the edit.
         live = step_index(client.issue(project_id, iid).description)
@@ -120,7 +135,7 @@ class Bot:
         unticker = untick.Unticker(client, project_id, iid, later)
         outcomes = untick.settle(outcomes, unticker, self.store, event.delivery_key)
         body = comments.step_comment(event.delivery_key, event.username or "unknown", outcomes)
-        self._comment_once(client, project_id, iid, event.delivery_key, body)
+        comment_once(client, self.comment_ledger, project_id, iid, event.delivery_key, body)
         return ", ".join(f"{o.step}: {o.status}" for o in outcomes)
 
     def _ambiguous(self, key: str, step: str, copies: tuple[Task, ...]) -> StepOutcome:
@@ -166,6 +181,7 @@ class Bot:
                 key, StepOutcome("refused", step, text, live.command_line, reason=refusal)
             )
         if command is None and step in bot_actions.MERGE_REQUEST_STEPS:
+            lease.guard()
             return self._remember(key, self._merge_request(event, client, step, text))
         if command is None:
             return self._remember(key, StepOutcome("acknowledged", step, text))
@@ -252,7 +268,7 @@ class Bot:
         else:
             outcome = self._run_comment(event, client, key, line)
         body = comments.command_comment(event.delivery_key, event.username or "unknown", outcome)
-        self._comment_once(client, project_id, iid, event.delivery_key, body)
+        comment_once(client, self.comment_ledger, project_id, iid, event.delivery_key, body)
         return f"comment: {outcome.status}"
 
     def _run_comment(self, event: Event, client: GitLab, key: str, line: str) -> StepOutcome:
@@ -280,13 +296,6 @@ class Bot:
     def _remember(self, key: str, outcome: StepOutcome) -> StepOutcome:
         self.store.remember(key, outcome.to_json())
         return outcome
-
-    def _comment_once(
-        self, client: GitLab, project_id: int, iid: int, delivery_key: str, body: str
-    ) -> None:
-        if client.has_note_containing(project_id, iid, comments.delivery_marker(delivery_key)):
-            return
-        client.create_note(project_id, iid, body)
 
 
 def _step_text(task: Task, tasks: list[Task]) -> str:

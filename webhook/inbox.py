@@ -7,6 +7,12 @@ delivery to be claimed again when the lease runs out. The claim is one
 `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, so any
 number of workers and `serve` processes share one inbox (SQLite serializes the
 statement; PostgreSQL skips rows another claim holds).
+
+Lease times are the database's: on PostgreSQL `now()` (workers on hosts whose
+clocks disagree still agree on when a lease ran out); SQLite is a file on this
+host, so its clock is this host's. A worker renews its lease while it runs a
+delivery (`renew`, `webhook.lease`), and every write after the claim is fenced
+by the owner's name.
 """
 
 from __future__ import annotations
@@ -150,11 +156,24 @@ def issue_key(project_id: int | None, issue_iid: int | None) -> str:
     return f"{project_id}#{issue_iid}"
 
 
+def _clock(engine: Engine, now: dt.datetime | None = None) -> Any:
+    """The current time as the lease arithmetic sees it: `now` when a test passes one."""
+    if now is None and engine.dialect.name == "postgresql":
+        return sa.func.now()
+    return now or utcnow()
+
+
+def _after(clock: Any, seconds: float) -> Any:
+    if isinstance(clock, dt.datetime):
+        return clock + dt.timedelta(seconds=seconds)
+    return clock + sa.literal(dt.timedelta(seconds=seconds), sa.Interval())
+
+
 def claim(
     engine: Engine, worker: str, *, lease: float, now: dt.datetime | None = None
 ) -> Delivery | None:
     """Lease the next delivery this worker may run, or None when none is ready."""
-    now = now or utcnow()
+    now = _clock(engine, now)
     earlier = inbox.alias("earlier")
     ready = sa.or_(
         sa.and_(inbox.c.status == PENDING, inbox.c.next_attempt_at <= now),
@@ -178,7 +197,7 @@ def claim(
         .values(
             status=PROCESSING,
             locked_by=worker,
-            locked_until=now + dt.timedelta(seconds=lease),
+            locked_until=_after(now, lease),
             attempts=inbox.c.attempts + 1,
         )
         .returning(*inbox.c)
@@ -204,6 +223,11 @@ def _finish(engine: Engine, delivery_id: int, worker: str, **values: Any) -> boo
     return result.rowcount == 1
 
 
+def renew(engine: Engine, delivery_id: int, worker: str, *, lease: float) -> bool:
+    """Extend a lease its owner still holds; False once another worker claimed it."""
+    return _finish(engine, delivery_id, worker, locked_until=_after(_clock(engine), lease))
+
+
 def complete(engine: Engine, delivery_id: int, worker: str) -> bool:
     return _finish(
         engine, delivery_id, worker, status=DONE, finished_at=utcnow(), locked_until=None
@@ -216,7 +240,7 @@ def reschedule(engine: Engine, delivery_id: int, worker: str, *, error: str, del
         delivery_id,
         worker,
         status=PENDING,
-        next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
+        next_attempt_at=_after(_clock(engine), delay),
         last_error=error,
         locked_by=None,
         locked_until=None,

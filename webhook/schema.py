@@ -30,3 +30,13 @@ inbox_deliveries = sa.Table(
     sa.Index("ix_inbox_status_next", "status", "next_attempt_at"),
     sa.Index("ix_inbox_issue_key", "issue_key", "id"),
 )
+
+# One row per delivery that comments: inserted before the comment is posted (the
+# intent), its note id written after (`webhook.comment_ledger`).
+delivery_comments = sa.Table(
+    "delivery_comments",
+    metadata,
+    sa.Column("delivery_key", sa.String(255), primary_key=True),
+    sa.Column("note_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -33,6 +33,7 @@ from flags.store import Store
 from gitlab_ops.client import GitLab
 from gitlab_ops.errors import GitLabError, TransientGitLabError
 from templates.steps import AmbiguousMarker, EdgeKind, TaskNotFound, diff, set_checked, step_index
+from webhook import lease
 from webhook.inbox import Delivery
 from webhook.payload import Event
 from webhook.step_outcome import StepOutcome
@@ -110,6 +111,9 @@ class Unticker:
         for _ in range(UNTICK_ATTEMPTS):
             if ticked_again(self.later(), step):
                 return UntickReport(False, TICKED_AGAIN)
+            # Checked before the read, not between read and write: a worker that lost
+            # the delivery writes nothing, and the lost-update window stays one trip.
+            lease.guard()
             # Read, flip, write: nothing else happens between these two requests.
             description = self._description()
             try:

@@ -1,4 +1,11 @@
-"""Workers: claim deliveries from the inbox, run them, retry what may pass, fail the rest."""
+"""Workers: claim deliveries from the inbox, run them, retry what may pass, fail the rest.
+
+While a delivery runs, its lease is renewed (`webhook.lease`); a worker that lost
+it stops before its next GitLab write and leaves the delivery to the new owner.
+Retries are ours alone: python-gitlab and the HTTP layer retry nothing
+(`gitlab_ops.client`), and a `Retry-After` GitLab sent is waited out, capped,
+as one attempt of the delivery.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from gitlab_ops.errors import GitLabError, TransientGitLabError
-from gitlab_ops.retry import backoff
+from gitlab_ops.retry import RetryLater, backoff, delay_after
 from webhook import inbox
 from webhook.inbox import Delivery
+from webhook.lease import Lease, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +50,46 @@ class Worker:
         delivery = inbox.claim(self.engine, me, lease=self.lease)
         if delivery is None:
             return False
+        lease = Lease(
+            lambda: inbox.renew(self.engine, delivery.id, me, lease=self.lease),
+            every=self.lease / 3,
+        )
+        with lease.held():
+            self._run(delivery, me)
+        return True
+
+    def _run(self, delivery: Delivery, me: str) -> None:
         try:
             note = self.handle(delivery)
+        except LeaseLost:
+            log.warning("delivery %s: lease lost, left to its new owner", delivery.delivery_key)
+            return
         except TransientGitLabError as exc:
-            self._retry_or_fail(delivery, me, str(exc))
+            self._retry_or_fail(delivery, me, str(exc), exc)
+            return
         except GitLabError as exc:
             log.warning("delivery %s failed: %s", delivery.delivery_key, exc)
-            inbox.fail(self.engine, delivery.id, me, error=str(exc))
+            self._owned(delivery, inbox.fail(self.engine, delivery.id, me, error=str(exc)))
+            return
         except Exception as exc:
             # One catch-all at the top: log with the delivery, keep serving.
             log.exception("delivery %s raised", delivery.delivery_key)
             self._retry_or_fail(delivery, me, f"{type(exc).__name__}: {exc}")
-        else:
-            log.info("delivery %s done: %s", delivery.delivery_key, note)
-            inbox.complete(self.engine, delivery.id, me)
-        return True
+            return
+        log.info("delivery %s done: %s", delivery.delivery_key, note)
+        self._owned(delivery, inbox.complete(self.engine, delivery.id, me))
 
-    def _retry_or_fail(self, delivery: Delivery, me: str, error: str) -> None:
+    def _owned(self, delivery: Delivery, finished: bool) -> None:
+        if not finished:
+            # Its effects are keyed by the delivery, so the new owner replays, not repeats.
+            log.warning(
+                "delivery %s: lease lost before it was recorded; its new owner finishes it",
+                delivery.delivery_key,
+            )
+
+    def _retry_or_fail(
+        self, delivery: Delivery, me: str, error: str, exc: Exception | None = None
+    ) -> None:
         if delivery.attempts >= self.max_attempts:
             log.warning(
                 "delivery %s failed after %d attempts: %s",
@@ -66,11 +97,14 @@ class Worker:
                 delivery.attempts,
                 error,
             )
-            inbox.fail(self.engine, delivery.id, me, error=error)
+            self._owned(delivery, inbox.fail(self.engine, delivery.id, me, error=error))
             return
         delay = backoff(delivery.attempts, self.retry_base)
+        if isinstance(exc, RetryLater):
+            delay = delay_after(exc.retry_after, delay)
         log.info("delivery %s: %s; retrying in %.1fs", delivery.delivery_key, error, delay)
-        inbox.reschedule(self.engine, delivery.id, me, error=error, delay=delay)
+        rescheduled = inbox.reschedule(self.engine, delivery.id, me, error=error, delay=delay)
+        self._owned(delivery, rescheduled)
 
     def _loop(self, thread: str) -> None:
         while not self.stopping.is_set():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlencode
@@ -48,6 +48,7 @@ class RecordedRequest:
     headers: dict[str, str]
     user_id: int | None = None
     status: int | None = None
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
     @property
     def event_uuid(self) -> str | None:
