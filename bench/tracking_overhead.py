@@ -10,8 +10,9 @@ through the ORM, in alternating rounds (the order rotates every round) of:
 * **untracked**: a plain sessionmaker, nothing installed;
 * **tracked**: ``tracking.install()`` on the sessionmaker, the flag on for the
   row's group, durable mode: the event is built in the flush and written to
-  the outbox by the transaction's commit (on psycopg in the COMMIT's round
-  trip), while the sender delivers in the background;
+  the outbox in the session's ``before_commit`` by a Core insert on the
+  session's connection (one more statement, and on PostgreSQL one more round
+  trip, before the COMMIT), while the sender delivers in the background;
 * **anchor**: untracked, plus one bare INSERT of a payload-sized row into a
   table shaped like the outbox, in the same transaction: the least any
   transactional outbox can cost;

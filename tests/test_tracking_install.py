@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,9 @@ from flags.state import FlagState
 from tests.snowplow_collector import Collector
 from tests.snowplow_collector.iglu import GITLAB_STANDARD, IgluSchemas
 from tests.snowplow_collector.stack import APP_ID, FAST, contexts_of, standard_of
-from tracking import FLAG, DatabaseEventTracking, create_tables, install
+from tracking import FLAG, DatabaseEventTracking, TrackingRefused, create_tables, install
 from tracking.payload import Op, PayloadBuilder, jsonable
+from tracking.refusals import TWO_PHASE_REFUSED
 from tracking.schema import metadata
 
 
@@ -116,7 +118,7 @@ def test_install_refuses_a_database_without_the_outbox(tmp_path: Path) -> None:
         with pytest.raises(TypeError, match="flags="):
             install(sessionmaker(engine), collector="http://127.0.0.1:9", app_id="a")
         create_tables(engine)
-        with pytest.raises(TypeError, match="two-phase"):
+        with pytest.raises(TrackingRefused, match=re.escape(TWO_PHASE_REFUSED)):
             install(
                 sessionmaker(engine, twophase=True),
                 collector="http://127.0.0.1:9",

@@ -19,9 +19,17 @@ migrations calls `tracking.create_tables(engine)` once, or copies that
 migration. `install(..., durable=False)` keeps events in a bounded memory
 queue instead: no table, and what is queued dies with the process.
 
+The events are written through SQLAlchemy's documented extension points only:
+session events collect them in flush and insert them in `before_commit` on the
+session's own connection (a Core insert SQL listeners see); nothing of
+SQLAlchemy's or the driver's is replaced. Two-phase sessions and AUTOCOMMIT
+connections are refused (`TrackingRefused`) in durable mode.
+
 The modules, one job each: `model` (GroupStage, the mixin), `schema` (tables),
-`payload` (the event, built by snowplow-tracker), `events` (session
-listeners: collect in flush, hand on after commit), `outbox` (write and claim),
+`payload` (the event, built by snowplow-tracker), `session_listeners` (collect
+in flush, write in before_commit, hand on after commit), `pending` (the frames
+per transaction and savepoint), `refusals` (what durable tracking cannot
+follow), `outbox` (write and claim),
 `memory` (the memory queue), `sender` (the thread that posts), `counters`,
 `metrics` (a Prometheus collector for /metrics), `status` (`rollout-bot tracking
 status`), `install` (the wiring).
@@ -30,6 +38,7 @@ Nothing runs at import.
 
 from tracking.install import Tracker, install
 from tracking.model import Base, DatabaseEventTracking, GroupStage
+from tracking.refusals import TrackingRefused
 from tracking.schema import create_tables
 from tracking.sender import SenderSettings
 from tracking.session_listeners import FLAG
@@ -41,6 +50,7 @@ __all__ = [
     "GroupStage",
     "SenderSettings",
     "Tracker",
+    "TrackingRefused",
     "create_tables",
     "install",
 ]

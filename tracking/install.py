@@ -20,6 +20,7 @@ from tracking.memory import MemoryQueue
 from tracking.outbox import Outbox
 from tracking.payload import DEFAULT_SOURCE, PayloadBuilder
 from tracking.pending import Entry
+from tracking.refusals import AUTOCOMMIT_REFUSED, TWO_PHASE_REFUSED, TrackingRefused, autocommit
 from tracking.schema import outbox as outbox_table
 from tracking.sender import Sender, SenderSettings, collector_endpoint
 from tracking.session_listeners import DatabaseEvents, live_payloads
@@ -223,9 +224,10 @@ def install(
         if outbox_engine is None:
             raise TypeError("install() needs engine= when the session factory has no bind")
         if getattr(session_factory, "kw", {}).get("twophase"):
-            # A two-phase commit never reaches the dialect's do_commit, where
-            # the events are written.
-            raise TypeError("durable tracking does not support two-phase sessions")
+            raise TrackingRefused(TWO_PHASE_REFUSED)
+        binds = [outbox_engine, _bind(session_factory)]
+        if any(bind is not None and autocommit(bind) for bind in binds):
+            raise TrackingRefused(AUTOCOMMIT_REFUSED)
         if not sa.inspect(outbox_engine).has_table(outbox_table.name):
             raise RuntimeError(
                 f"{outbox_table.name} is missing: run `rollout-bot db upgrade` "
@@ -256,6 +258,4 @@ def install(
         session_factory, events, source_, sender, counters, reporter, engines, owned_engine
     )
     events.listen(session_factory)
-    if durable and outbox_engine is not None:
-        events.watch(outbox_engine)
     return tracker

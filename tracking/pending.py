@@ -7,7 +7,7 @@ and roll back; `tracking.session_listeners` decides when each of those happens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -27,6 +27,7 @@ class Entry:
     op: Op | None  # None: created and destroyed in this transaction
     payload: str | None = None  # None: nothing to send (no op, or the flag is off)
     conn: Connection | None = None  # durable mode: where its outbox row goes
+    written: bool = False  # durable mode: its outbox row is in the transaction already
 
     @property
     def live(self) -> bool:
@@ -57,10 +58,26 @@ class Pending:
         self.stack: list[tuple[SessionTransaction, Frame]] = []
         # Between after_flush and after_flush_postexec: (object, op, values or None).
         self.flushed: list[tuple[Tracked, Op, dict[str, Any] | None]] = []
-        # Durable mode: the connections whose commit is to write this
-        # transaction's events, and those whose commit wrote them.
-        self.waiting_on: list[Connection] = []
-        self.stored: set[Connection] = set()
+        # Durable mode: the outermost commit has written the outbox rows; a
+        # flush after that (another before_commit listener's) writes its own.
+        self.written = False
+        # The savepoint the last before_commit saw open, and whether a second
+        # before_commit with it still open showed the first one was the
+        # outermost transaction's (`transaction.commit()` with savepoints open).
+        self.releasing: SessionTransaction | None = None
+        self.outer_committing = False
+        # The transaction whose session and connection were checked (two-phase, AUTOCOMMIT).
+        self.checked: SessionTransaction | None = None
+
+    def unwritten(self) -> list[Entry]:
+        """The live entries without their outbox row yet, marked written from now on."""
+        found: list[Entry] = []
+        for _, frame in self.stack:
+            for state, entry in frame.items():
+                if entry.live and not entry.written:
+                    found.append(entry)
+                    frame[state] = replace(entry, written=True)
+        return found
 
     def merged(self) -> Frame:
         merged: Frame = {}
@@ -98,22 +115,31 @@ class Pending:
         """Merge a released savepoint into its parent; the live entries of an outer commit."""
         i = self.index(transaction)
         if i is None:
-            return [] if transaction.parent is None else None
+            if transaction.parent is not None:
+                return None
+            self.reset()
+            return []
         if i > 0:
             self.stack[i - 1][1].update(self.stack[i][1])
             del self.stack[i:]
             return None
         merged = self.merged()
-        self.stack = []
+        self.reset()
         return [entry for entry in merged.values() if entry.live]
+
+    def reset(self) -> None:
+        """The outermost transaction ended: nothing is owed any more."""
+        self.stack = []
+        self.written = False
+        self.releasing = None
+        self.outer_committing = False
+        self.checked = None
 
     def drop(self, transaction: SessionTransaction) -> None:
         i = self.index(transaction)
         if i is not None:
             del self.stack[i:]
         if transaction.parent is None:
-            self.stack = []
-            self.stored = set()
-            self.waiting_on = []
+            self.reset()
         # A flush that failed half-way left no changes behind to report.
         self.flushed = []

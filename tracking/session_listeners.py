@@ -13,15 +13,23 @@ open transaction and savepoint (a stack of frames), so
 - several flushes of one object in one transaction give one event: create
   then update is one create with the final values, create then destroy none.
 
-In durable mode the events reach the outbox at the last moment the database
-transaction is still open: the commit itself (`tracking.commit_hook` wraps
-the dialect's `do_commit`) inserts what the frames then hold, on the same
-connection. The change and its events commit or roll back together, and the
-outbox sees one insert per transaction, never a row an earlier flush wrote
-and a later one rewrote or a savepoint rollback took back. When the session
-does not own its connection's transaction (it was bound to a connection
-inside an external transaction), its commit ends no database transaction:
-the events are written then, into that external transaction.
+In durable mode the events reach the outbox in the session's `before_commit`,
+the last moment the transaction is still open: the listener flushes (the
+commit would flush next anyway), then inserts what the frames hold with a Core
+`insert()` on the session's own connection for each mapper. So the change and
+its events commit or roll back together, the outbox sees one row per event,
+never a row an earlier flush wrote and a later one rewrote or a savepoint
+rollback took back, and the insert is an ordinary statement: SQL listeners,
+echo and tracing see it, and an error at commit is the driver's own, with its
+class and sqlstate. Nothing is written outside a session's commit, so a
+connection the pool resets with a COMMIT carries no event. A flush after that
+insert (another `before_commit` listener adding rows) writes its own events at
+once, uncoalesced with those already written. When the session runs inside an
+external transaction, its commit writes the events into that transaction.
+
+Durable tracking refuses what cannot keep that promise, at the first tracked
+flush or commit: a two-phase session, and a connection in AUTOCOMMIT (each
+statement would commit on its own, before the events could join it).
 
 Bulk `update()`, `delete()` and `insert()` statements do not go through the
 unit of work and send nothing; a warning says so once per table and kind.
@@ -29,21 +37,27 @@ unit of work and send nothing; a warning says so once per table and kind.
 
 from __future__ import annotations
 
+import itertools
 import logging
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 from sqlalchemy.orm.attributes import instance_dict, instance_state
 
 from flags.engine import Flags
-from tracking import commit_hook, outbox
+from tracking import outbox
 from tracking.counters import Counters
 from tracking.payload import AS_IS, Op, PayloadBuilder, jsonable
 from tracking.pending import Entry, Pending, Tracked, boundary, coalesce
+from tracking.refusals import (
+    AUTOCOMMIT_REFUSED,
+    TWO_PHASE_REFUSED,
+    TrackingRefused,
+    autocommit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +92,8 @@ class DatabaseEvents:
             ("after_transaction_end", self._after_transaction_end),
             ("do_orm_execute", self._do_orm_execute),
         ]
-        # Durable mode: per DBAPI connection (SQLAlchemy's pool proxy, as
-        # do_commit receives it), the sessions whose events its commit writes.
-        self._open: weakref.WeakKeyDictionary[Any, list[tuple[Connection, Pending]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        if durable:
+            self._listeners.append(("before_commit", self._before_commit))
 
     def listen(self, target: Any) -> None:
         for name, listener in self._listeners:
@@ -92,11 +103,6 @@ class DatabaseEvents:
         for name, listener in self._listeners:
             if sa.event.contains(target, name, listener):
                 sa.event.remove(target, name, listener)
-        commit_hook.detach(self)
-
-    def watch(self, engine: Engine) -> None:
-        """Have the commits of `engine`'s connections write outbox rows (durable mode)."""
-        commit_hook.attach(engine.dialect, self)
 
     def _pending(self, session: Session) -> Pending:
         pending = session.info.get(self._key)
@@ -115,6 +121,23 @@ class DatabaseEvents:
                 for key in (*obj.SNOWPLOW_ATTRIBUTES, obj.SNOWPLOW_GROUP_ATTRIBUTE):
                     if key:
                         getattr(obj, key)
+        if self.durable:
+            pending = self._pending(session)
+            if pending.checked is None or pending.checked is not session.get_transaction():
+                self._check(session, pending)
+
+    def _check(self, session: Session, pending: Pending) -> None:
+        """Refuse, before its first tracked write, a session whose events cannot commit with it."""
+        changed = itertools.chain(session.new, session.deleted, session.dirty)
+        tracked = next((obj for obj in changed if isinstance(obj, Tracked)), None)
+        if tracked is None:
+            return
+        if session.twophase:
+            raise TrackingRefused(TWO_PHASE_REFUSED)
+        mapper = instance_state(tracked).mapper
+        if autocommit(session.connection(bind_arguments={"mapper": mapper})):
+            raise TrackingRefused(AUTOCOMMIT_REFUSED)
+        pending.checked = session.get_transaction()
 
     def _after_flush(self, session: Session, flush_context: UOWTransaction) -> None:
         # Still the pre-flush view: new/dirty/deleted and attribute history say
@@ -140,7 +163,10 @@ class DatabaseEvents:
         for obj, op, values in flushed:
             state = instance_state(obj)
             previous = pending.lookup(state)
-            new_op = coalesce(previous.op if previous else None, op)
+            if previous is not None and previous.written:
+                new_op: Op | None = op  # its earlier event is written: this one is its own
+            else:
+                new_op = coalesce(previous.op if previous else None, op)
             payload = None if new_op is None else self._event(obj, new_op, values)
             conn = None
             if self.durable and payload is not None:
@@ -148,22 +174,9 @@ class DatabaseEvents:
                 conn = conns.get(mapper)
                 if conn is None:
                     conn = conns[mapper] = session.connection(bind_arguments={"mapper": mapper})
-                    self._expect_commit(conn, pending)
             frame[state] = Entry(new_op, payload=payload, conn=conn)
-
-    def _expect_commit(self, conn: Connection, pending: Pending) -> None:
-        """Have the commit of `conn`'s transaction write `pending`'s events there."""
-        key = conn.connection
-        waiting = self._open.get(key)
-        if waiting is None:
-            # Looked up by the connection at each commit: attached during a
-            # flush, it still serves this transaction.
-            commit_hook.attach(conn.dialect, self)
-            self._open[key] = [(conn, pending)]
-        elif not any(other is pending for _, other in waiting):
-            waiting.append((conn, pending))
-        if not any(other is conn for other in pending.waiting_on):
-            pending.waiting_on.append(conn)
+        if pending.written:
+            self._write(session, pending)
 
     def _event(self, obj: Tracked, op: Op, values: dict[str, Any] | None) -> str | None:
         """The event's payload, or None while the flag is off for the row's group.
@@ -202,81 +215,56 @@ class DatabaseEvents:
 
     # -- transaction ends -----------------------------------------------------------
 
-    def take(self, dbapi_connection: Any) -> list[str]:
-        """The events the transaction `dbapi_connection` commits now owes (commit_hook)."""
-        waiting = self._open.pop(dbapi_connection, None)
-        if waiting is None:
-            return []
-        payloads: list[str] = []
-        for conn, pending in waiting:
-            for entry in pending.merged().values():
-                if entry.payload is not None and entry.conn is conn:
-                    payloads.append(entry.payload)
-            pending.stored.add(conn)
-        return payloads
+    def _before_commit(self, session: Session) -> None:
+        pending = self._pending(session)
+        nested = session.get_nested_transaction()
+        if nested is not None:
+            # A savepoint's release, or the outermost transaction's commit()
+            # with savepoints still open: SQLAlchemy then releases them, each
+            # with its own before_commit, and the outermost's comes first.
+            if pending.releasing is nested:
+                pending.outer_committing = True
+            pending.releasing = nested
+            return
+        session.flush()
+        self._write(session, pending)
+
+    def _write(self, session: Session, pending: Pending) -> None:
+        """Insert the events not yet written, each on its mapper's connection."""
+        pending.written = True
+        entries = pending.unwritten()
+        if entries and session.twophase:
+            raise TrackingRefused(TWO_PHASE_REFUSED)
+        rows: dict[Connection, list[str]] = {}
+        for entry in entries:
+            assert entry.conn is not None and entry.payload is not None
+            rows.setdefault(entry.conn, []).append(entry.payload)
+        for conn, payloads in rows.items():
+            outbox.insert(conn, payloads)
 
     def _after_commit(self, session: Session) -> None:
-        pending = self._pending(session)
-        entries = pending.commit(boundary(session))
-        if entries is None:
-            return
-        stored, pending.stored, pending.waiting_on = pending.stored, set(), []
-        if self.durable:
-            entries = self._store_late(entries, stored, pending)
-        self.committed(entries)
-
-    def _store_late(
-        self, entries: list[Entry], stored: set[Connection], pending: Pending
-    ) -> list[Entry]:
-        """Write the events no database commit took: the session's connection was
-        inside an external transaction, which is still open; they join it.
-        """
-        late: dict[Connection, list[str]] = {}
-        for entry in entries:
-            if entry.conn is not None and entry.conn not in stored and entry.payload is not None:
-                late.setdefault(entry.conn, []).append(entry.payload)
-        if not late:
-            return entries
-        lost: set[Connection] = set()
-        for conn, payloads in late.items():
-            self._unregister(conn, pending)
-            if not conn.closed and conn.in_transaction():
-                outbox.insert(conn, payloads)
-                continue
-            # Not expected: a transaction committed without our listener hearing it.
-            lost.add(conn)
-            log.error("%d database events lost: their transaction ended unseen", len(payloads))
-            self.counters.add("dropped", len(payloads))
-            self.counters.error(f"{len(payloads)} events lost: their transaction ended unseen")
-        return [entry for entry in entries if entry.conn not in lost]
+        entries = self._pending(session).commit(boundary(session))
+        if entries is not None:
+            self.committed(entries)
 
     def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
         # Committed frames are gone already; what is left ended without a
         # commit: rolled back, or closed with the session.
-        if transaction.nested or transaction.parent is None:
-            pending = self._pending(session)
-            if transaction.parent is None:
-                self._forget(pending)
-            pending.drop(transaction)
-
-    def _forget(self, pending: Pending) -> None:
-        """The transaction ended without a commit: its connections owe nothing for it."""
-        for conn in pending.waiting_on:
-            self._unregister(conn, pending)
-
-    def _unregister(self, conn: Connection, pending: Pending) -> None:
-        """Forget that `pending` waits on `conn`'s commit."""
-        if conn.closed:
-            return  # its pool proxy is gone: so is the weak entry
-        key = conn.connection
-        waiting = self._open.get(key)
-        if waiting is None:
+        if not (transaction.nested or transaction.parent is None):
             return
-        remaining = [(c, p) for c, p in waiting if p is not pending]
-        if remaining:
-            self._open[key] = remaining
-        else:
-            self._open.pop(key, None)
+        pending = self._pending(session)
+        pending.drop(transaction)
+        if not transaction.nested:
+            return
+        if pending.releasing is transaction:
+            pending.releasing = None
+        if pending.outer_committing and session.get_nested_transaction() is None:
+            # The last savepoint the outermost commit released: its own
+            # before_commit came too early, this is the moment to write.
+            pending.outer_committing = False
+            outer = session.get_transaction()
+            if outer is not None and outer.is_active:
+                self._write(session, pending)
 
     # -- bulk statements ----------------------------------------------------------
 
