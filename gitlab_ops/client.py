@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import gitlab
 import gitlab.exceptions
@@ -82,12 +82,12 @@ def translate_error(exc: Exception, what: str) -> GitLabError:
 GITLAB_ERRORS = (gitlab.exceptions.GitlabError, requests.exceptions.RequestException)
 
 
-class _Gitlab(gitlab.Gitlab):
-    """python-gitlab with its own retrying off on every request, whoever makes it."""
-
-    def http_request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.update(obey_rate_limit=False, retry_transient_errors=False, max_retries=0)
-        return super().http_request(*args, **kwargs)
+# Every request passes these, as python-gitlab documents for any API call
+# (https://python-gitlab.readthedocs.io/en/stable/api-usage-advanced.html#rate-limits):
+# its own waiting on 429 (`obey_rate_limit`) and its retries are off, so the worker's
+# backoff, which honours `Retry-After` and counts attempts, is the only one.
+# `retry_transient_errors=False` is set once, on the client.
+ONCE: Final[dict[str, Any]] = {"obey_rate_limit": False, "max_retries": 0}
 
 
 class GitLab:
@@ -100,7 +100,7 @@ class GitLab:
         session: requests.Session | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self.gl = _Gitlab(
+        self.gl = gitlab.Gitlab(
             url,
             private_token=token,
             timeout=timeout,
@@ -115,22 +115,21 @@ class GitLab:
 
     def current_user(self) -> tuple[int, str]:
         try:
-            self.gl.auth()
+            user = self.gl.http_get("/user", **ONCE)
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, "reading the bot's own user") from exc
-        user = self.gl.user
-        assert user is not None
-        return int(user.id), str(user.username)
+        assert isinstance(user, dict)
+        return int(user["id"]), str(user["username"])
 
     def project_id(self, ref: int | str) -> int:
         try:
-            return int(self.gl.projects.get(ref, lazy=False).id)
+            return int(self.gl.projects.get(ref, lazy=False, **ONCE).id)
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"finding project {ref}") from exc
 
     def issue(self, project_id: int, iid: int) -> IssueView:
         try:
-            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid)
+            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, **ONCE)
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"reading issue {project_id}#{iid}") from exc
         return _issue_view(issue)
@@ -140,7 +139,8 @@ class GitLab:
     ) -> IssueView:
         try:
             issue = self.gl.projects.get(project, lazy=True).issues.create(
-                {"title": title, "description": description, "labels": ",".join(labels)}
+                {"title": title, "description": description, "labels": ",".join(labels)},
+                **ONCE,
             )
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"opening an issue in {project}") from exc
@@ -149,7 +149,7 @@ class GitLab:
     def set_description(self, project_id: int, iid: int, description: str) -> IssueView:
         try:
             project = self.gl.projects.get(project_id, lazy=True)
-            result = project.issues.update(iid, {"description": description})
+            result = project.issues.update(iid, {"description": description}, **ONCE)
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"editing issue {project_id}#{iid}") from exc
         return IssueView(
@@ -164,14 +164,16 @@ class GitLab:
 
     def close_issue(self, project_id: int, iid: int) -> None:
         try:
-            self.gl.projects.get(project_id, lazy=True).issues.update(iid, {"state_event": "close"})
+            self.gl.projects.get(project_id, lazy=True).issues.update(
+                iid, {"state_event": "close"}, **ONCE
+            )
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"closing issue {project_id}#{iid}") from exc
 
     def has_note_containing(self, project_id: int, iid: int, text: str) -> bool:
         try:
             issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
-            for note in issue.notes.list(iterator=True, sort="desc", order_by="created_at"):
+            for note in issue.notes.list(iterator=True, sort="desc", order_by="created_at", **ONCE):
                 if text in str(note.body):
                     return True
         except GITLAB_ERRORS as exc:
@@ -186,7 +188,7 @@ class GitLab:
         try:
             issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
             notes = issue.notes.list(
-                get_all=False, page=1, per_page=look, sort="desc", order_by="created_at"
+                get_all=False, page=1, per_page=look, sort="desc", order_by="created_at", **ONCE
             )
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
@@ -198,7 +200,7 @@ class GitLab:
     def create_note(self, project_id: int, iid: int, body: str) -> int:
         try:
             issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
-            note = issue.notes.create({"body": body})
+            note = issue.notes.create({"body": body}, **ONCE)
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"commenting on {project_id}#{iid}") from exc
         return int(note.id)
@@ -212,7 +214,7 @@ class GitLab:
         own_id, _ = self.current_user()
         try:
             issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
-            for note in issue.notes.list(iterator=True, sort="asc", order_by="created_at"):
+            for note in issue.notes.list(iterator=True, sort="asc", order_by="created_at", **ONCE):
                 author = getattr(note, "author", None) or {}
                 if int(author.get("id", -1)) == own_id and text in str(note.body):
                     return int(note.id), str(note.body)
@@ -223,7 +225,7 @@ class GitLab:
     def update_note(self, project_id: int, iid: int, note_id: int, body: str) -> None:
         try:
             issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
-            issue.notes.update(note_id, {"body": body})
+            issue.notes.update(note_id, {"body": body}, **ONCE)
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"editing comment {note_id} of {project_id}#{iid}") from exc
 
@@ -238,7 +240,7 @@ class GitLab:
 
     def _access_level(self, project_id: int, user_id: int) -> int:
         try:
-            member = self.gl.projects.get(project_id, lazy=True).members_all.get(user_id)
+            member = self.gl.projects.get(project_id, lazy=True).members_all.get(user_id, **ONCE)
         except gitlab.exceptions.GitlabGetError as exc:
             if exc.response_code == 404:
                 return NO_ACCESS
@@ -263,13 +265,13 @@ class GitLabResolver:
         gl = self.client.gl
         try:
             if target.kind == "project":
-                found = gl.projects.get(target.ref).id
+                found = gl.projects.get(target.ref, **ONCE).id
             elif target.kind == "group":
-                found = gl.groups.get(target.ref).id
+                found = gl.groups.get(target.ref, **ONCE).id
             elif target.kind == "namespace":
-                found = gl.namespaces.get(target.ref).id
+                found = gl.namespaces.get(target.ref, **ONCE).id
             else:
-                users = gl.users.list(username=target.ref, get_all=False)
+                users = gl.users.list(username=target.ref, get_all=False, **ONCE)
                 if not users:
                     raise UnknownTarget(f"{target}: no GitLab user with that username")
                 found = users[0].id

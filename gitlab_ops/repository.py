@@ -13,7 +13,7 @@ import gitlab.exceptions
 
 from gitlab_ops import archive
 from gitlab_ops.archive import Archive, ArchiveLimits
-from gitlab_ops.client import GITLAB_ERRORS, GitLab, translate_error
+from gitlab_ops.client import GITLAB_ERRORS, ONCE, GitLab, translate_error
 from gitlab_ops.errors import TransientGitLabError
 
 
@@ -48,7 +48,7 @@ class Repository:
     def __init__(self, client: GitLab, project: int | str) -> None:
         self.client = client
         try:
-            self.project = client.gl.projects.get(project)
+            self.project = client.gl.projects.get(project, **ONCE)
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, f"finding project {project}") from exc
         self.id = int(self.project.id)
@@ -57,7 +57,7 @@ class Repository:
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return fn(*args, **{**ONCE, **kwargs})
         except GITLAB_ERRORS as exc:
             raise translate_error(exc, what) from exc
 
@@ -114,7 +114,7 @@ class Repository:
 
     def branch_exists(self, name: str) -> bool:
         try:
-            self.project.branches.get(name)
+            self.project.branches.get(name, **ONCE)
         except gitlab.exceptions.GitlabGetError as exc:
             if exc.response_code == 404:
                 return False
@@ -138,7 +138,7 @@ class Repository:
 
     def merge_base(self, a: str, b: str) -> str | None:
         try:
-            found = self.project.repository_merge_base([a, b])
+            found = self.project.repository_merge_base([a, b], **ONCE)
         except gitlab.exceptions.GitlabGetError as exc:
             if exc.response_code in (400, 404):
                 return None  # an unknown commit: it cannot be contained
@@ -151,7 +151,7 @@ class Repository:
         """The full id of the commit `ref` names; None when it names none."""
         try:
             # Only the id is needed: no diff stats for GitLab to compute.
-            return str(self.project.commits.get(ref, stats="false").id)
+            return str(self.project.commits.get(ref, stats="false", **ONCE).id)
         except gitlab.exceptions.GitlabGetError as exc:
             if exc.response_code == 404:
                 return None
