@@ -229,3 +229,20 @@ def test_settling_counts_sent_events_per_hour_table_and_operation(stack: Stack) 
     assert samples['rollout_bot_tracking_events_sent_total{op="update",table="group_stages"}'] == (
         "1.0"
     )
+
+
+def test_an_event_older_than_the_age_limit_is_dead_lettered_at_its_next_failure(
+    stack: Stack,
+) -> None:
+    settings = dataclasses.replace(FAST, dead_letter_attempts=None, dead_letter_age=0.5)
+    stack.reinstall(settings=settings)
+    stack.collector.default = 500
+    stack.commit(new_stage(name=POISON))
+
+    started = time.monotonic()
+    assert stack.tracker.flush(10) == 0
+    assert time.monotonic() - started >= 0.4  # retried until it was old enough
+
+    poison = _poison_row(stack)
+    assert poison.dead_at is not None and poison.attempts >= 2
+    assert read_status(stack.engine).dead == 1
