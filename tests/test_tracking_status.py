@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from rollout_bot.cli.tracking import status_command
 from tests.snowplow_collector.stack import Stack, new_stage
 from tracking.metrics import TrackingCollector
-from tracking.status import read_status, status_text
+from tracking.status import DEAD_LETTERS_NONE, read_status, status_text
 
 
 def _exercise(stack: Stack) -> None:
@@ -35,6 +35,7 @@ def test_status_sums_every_sender_and_shows_the_last_error(stack: Stack) -> None
     assert text.splitlines()[0] == "outbox: 0 events waiting"
     assert "events: queued 5, sent 2, retried 2, rejected 3, dropped 0" in text
     assert "HTTP 400" in text.splitlines()[2]
+    assert text.splitlines()[3] == DEAD_LETTERS_NONE
 
 
 def test_status_shows_what_waits(stack: Stack) -> None:
@@ -75,10 +76,12 @@ def test_metrics_report_every_senders_counters_from_the_database(stack: Stack) -
         line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
     )
     assert samples["rollout_bot_tracking_events_queued_total"] == "1.0"
-    assert samples["rollout_bot_tracking_events_sent_total"] == "1.0"
+    sent = 'rollout_bot_tracking_events_sent_total{op="create",table="group_stages"}'
+    assert samples[sent] == "1.0"
     assert samples["rollout_bot_tracking_events_retried_total"] == "1.0"
     assert samples["rollout_bot_tracking_events_rejected_total"] == "0.0"
     assert samples["rollout_bot_tracking_outbox_depth"] == "0.0"
+    assert samples["rollout_bot_tracking_dead_letters"] == "0.0"
     assert samples["rollout_bot_tracking_outbox_oldest_age_seconds"] == "0.0"
     assert float(samples["rollout_bot_tracking_last_error_timestamp_seconds"]) > 0
     assert "# TYPE rollout_bot_tracking_events_sent_total counter" in text

@@ -12,8 +12,8 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 
+from tracking.claims import Chunk, Item, Settlement
 from tracking.counters import Counters
-from tracking.outbox import Chunk, Item
 
 
 class MemoryQueue:
@@ -43,12 +43,17 @@ class MemoryQueue:
             self._in_flight.update(items)
         return _Claimed(self, items) if items else None
 
-    def _finish(self, items: list[Item], done: int) -> None:
+    def _settle(self, items: list[Item], settlement: Settlement) -> None:
+        gone = {key for key, _ in settlement.sent}
+        gone.update(settlement.dropped, settlement.dead)
         with self._lock:
             for key, _ in items:
                 self._in_flight.pop(key, None)
             # What goes back goes to the front, in order: it was the oldest.
-            self._items.extendleft(reversed(items[done:]))
+            self._items.extendleft(reversed([item for item in items if item[0] not in gone]))
+        if settlement.dead:
+            # No table to keep dead letters in: they are dropped, and counted.
+            self.counters.add("dropped", len(settlement.dead))
 
     def depth(self) -> int:
         with self._lock:
@@ -66,5 +71,8 @@ class _Claimed:
         self.queue = queue
         self.items = items
 
-    def finish(self, done: int, error: str | None) -> None:
-        self.queue._finish(self.items, done)
+    def attempts(self, key: int) -> int:
+        return 0
+
+    def settle(self, settlement: Settlement) -> None:
+        self.queue._settle(self.items, settlement)

@@ -1,6 +1,6 @@
-"""The tables tracking owns: `group_stages`, the outbox and the senders' reports.
+"""The tables tracking owns: `group_stages`, the outbox, the senders' reports, sent counts.
 
-All three share one `MetaData`, the one Alembic compares (`migrations/env.py`).
+All of them share one `MetaData`, the one Alembic compares (`migrations/env.py`).
 A host application with its own migrations calls `create_tables(engine)` for
 the two tracking tables; its models stay its own.
 """
@@ -27,6 +27,13 @@ outbox = sa.Table(
     sa.Column("locked_by", sa.String(128), nullable=True),
     sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    # Not before this (a failed batch's backoff); NULL: as soon as committed.
+    # Claims go in this order, so a failing row never stays ahead of the rest.
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    # Set: a dead letter, never claimed, until `rollout-bot tracking retry`.
+    sa.Column("dead_at", sa.DateTime(timezone=True), nullable=True),
+    # When `tracking retry` requeued it: the dead-letter age counts from here.
+    sa.Column("requeued_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 # One row per sending process: its counters since it started, so that
@@ -46,9 +53,21 @@ senders = sa.Table(
     sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
 )
 
-TRACKING_TABLES = (outbox, senders)
+# Events the collector accepted, per hour (UTC), tracked table and operation.
+# Settling adds to it in the transaction that deletes the sent rows, so each
+# event counts once; nothing purges it with the outbox.
+sent_hourly = sa.Table(
+    "tracking_sent_hourly",
+    metadata,
+    sa.Column("hour", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("op", sa.String(16), primary_key=True),
+    sa.Column("events", sa.BigInteger, nullable=False),
+)
+
+TRACKING_TABLES = (outbox, senders, sent_hourly)
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the outbox and senders tables where missing (not `group_stages`)."""
+    """Create the outbox, senders and sent-count tables where missing (not `group_stages`)."""
     metadata.create_all(engine, tables=list(TRACKING_TABLES), checkfirst=True)

@@ -1,14 +1,9 @@
 """The sender: one thread per process posting batches to the Snowplow collector.
 
 It claims a chunk of events from its source (the outbox, or the memory
-queue), POSTs it batch by batch to `/com.snowplowanalytics.snowplow/tp2`, one
-`payload_data` document per batch
-(https://docs.snowplow.io/docs/sources/trackers/snowplow-tracker-protocol/),
-and settles each batch by the answer, as snowplow-tracker's Emitter does: 2xx
-delivered, 400/401/403/410/422 rejected for good (dropped and counted),
-anything else (5xx, a timeout, a refused connection) retried after an
-exponential backoff with jitter. The payloads are stored whole, so a retry
-sends the same event ids; only `stm`, the sent timestamp, is set per attempt.
+queue), has `tracking.posting` post it to the collector, and settles the
+chunk by what became of each event, with no database transaction open while
+it posts. The protocol, the retry and dead-letter rules are in `posting`.
 
 The thread starts on first use, not at install: a pre-fork server installs in
 its master and every worker must run its own thread. After a fork the child
@@ -17,28 +12,26 @@ forgets the parent's thread, HTTP connections and locks, and starts its own.
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
-import random
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 import requests
 
+from tracking.claims import Chunk, DeadLetterPolicy, Settlement
 from tracking.counters import Counters
-from tracking.outbox import Chunk, Item
+from tracking.posting import PAYLOAD_DATA_SCHEMA as PAYLOAD_DATA_SCHEMA
+from tracking.posting import REJECTED as REJECTED
+from tracking.posting import TP2_PATH as TP2_PATH
+from tracking.posting import Poster, jittered
+from tracking.posting import collector_endpoint as collector_endpoint
+from tracking.posting import request_body as request_body
 
 log = logging.getLogger(__name__)
-
-PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
-TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
-# Snowplow's Emitter never retries these; neither do we.
-REJECTED = frozenset({400, 401, 403, 410, 422})
-HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +57,21 @@ class SenderSettings:
     # A claim outlives the posts of all its batches, so no other sender takes
     # rows in flight.
     lease: float | None = None
+    # A failing event becomes a dead letter after this many attempts, or
+    # once this many seconds passed since it was committed (or requeued by
+    # `rollout-bot tracking retry`); None: no limit. Halving a failing batch
+    # down to one event takes log2(batch_size) + 1 attempts: keep the limit
+    # above that.
+    dead_letter_attempts: int | None = 20
+    dead_letter_age: float | None = 2 * 24 * 3600.0
+
+    @property
+    def dead_letter_policy(self) -> DeadLetterPolicy:
+        age = self.dead_letter_age
+        return DeadLetterPolicy(
+            max_attempts=self.dead_letter_attempts,
+            max_age=None if age is None else dt.timedelta(seconds=age),
+        )
 
     @property
     def lease_seconds(self) -> float:
@@ -76,22 +84,6 @@ class Source(Protocol):
     def claim(self, limit: int) -> Chunk | None: ...
 
     def depth(self) -> int: ...
-
-
-def collector_endpoint(collector: str) -> str:
-    """`https://host` for a bare host, as snowplow-tracker's Emitter reads it."""
-    base = collector.rstrip("/")
-    if "://" not in base:
-        base = f"https://{base}"
-    return base + TP2_PATH
-
-
-def request_body(batch: Sequence[Item], sent_at_ms: int) -> bytes:
-    # Each stored payload is a JSON object; splicing `stm` in before its closing
-    # brace avoids a parse and a dump per event per attempt.
-    stm = f', "stm": "{sent_at_ms}"}}'
-    events = ",".join(payload[:-1] + stm for _, payload in batch)
-    return f'{{"schema": "{PAYLOAD_DATA_SCHEMA}", "data": [{events}]}}'.encode()
 
 
 class Sender:
@@ -121,8 +113,7 @@ class Sender:
         self._stop = threading.Event()
         self._progress = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._http: requests.Session | None = None
-        self._failures = 0
+        self._poster = Poster(self.endpoint, self.counters, self.settings)
 
     @property
     def running(self) -> bool:
@@ -168,7 +159,7 @@ class Sender:
         # The parent's sender thread does not exist here and its locks may be
         # held forever. Its HTTP session is left unclosed on purpose: closing
         # would take urllib3's pool lock, which that thread may have held.
-        self._inherited = self._http
+        self._inherited = self._poster.http
         self._reset()
 
     # -- the thread -------------------------------------------------------------
@@ -176,7 +167,7 @@ class Sender:
     def _run(self) -> None:
         # The thread owns its HTTP session: it closes it however it ends, even
         # after a stop() that gave up waiting for a request in flight.
-        self._http = requests.Session()
+        http = self._poster.http = requests.Session()
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracking-claim")
         self._ahead: Future[Chunk | None] | None = None
         try:
@@ -184,7 +175,7 @@ class Sender:
         finally:
             self._drop_ahead()
             self._claimer.shutdown(wait=True)
-            self._http.close()
+            http.close()
             self._notify_progress()
 
     def _loop(self) -> None:
@@ -207,7 +198,7 @@ class Sender:
                 log.exception("tracking sender failed; retrying after a backoff")
                 error = f"sender: {type(exc).__name__}: {exc}"
                 self.counters.error(error)
-                self._failures += 1
+                self._poster.failures += 1
             if error is not None:
                 self._drop_ahead()
             self._notify_progress()
@@ -236,83 +227,24 @@ class Sender:
             chunk = None if ahead is None else ahead.result()
             if chunk is not None:
                 with self.database_quiet:
-                    chunk.finish(0, None)
+                    chunk.settle(Settlement())
         except Exception:
             # Whatever stays claimed is claimed again when its lease runs out.
             log.warning("tracking sender: giving back claimed events failed", exc_info=True)
 
     def _deliver(self, chunk: Chunk) -> str | None:
-        """Post a chunk batch by batch, then settle it; the error if a batch is to be retried.
-
-        Delivered and rejected batches are deleted; from a failed batch on,
-        the rest goes back to the outbox for the next attempt.
-        """
-        size = self.settings.batch_size
-        done, error = 0, None
+        """Post a chunk, then settle it; the error if a batch is to be retried."""
+        settlement = Settlement(policy=self.settings.dead_letter_policy)
         try:
-            for start in range(0, len(chunk.items), size):
-                if self._stop.is_set():
-                    break
-                batch = chunk.items[start : start + size]
-                error = self._send(batch)
-                if error is not None:
-                    break
-                done += len(batch)
+            self._poster.deliver(chunk, settlement, self._stop.is_set)
         finally:
+            # Even after an unexpected error: what was sent is settled as sent.
             with self.database_quiet:
-                chunk.finish(done, error)
-        return error
-
-    def _send(self, batch: list[Item]) -> str | None:
-        """Post one batch; None when it is settled (sent, or rejected for good)."""
-        status, error = self._post(batch)
-        if status is not None and 200 <= status < 300:
-            self.counters.add("sent", len(batch))
-            self._failures = 0
-            return None
-        if status in REJECTED:
-            self.counters.add("rejected", len(batch))
-            self.counters.error(f"{error}: {len(batch)} events rejected and dropped")
-            log.warning(
-                "%s: dropped %d events for good: %s",
-                error,
-                len(batch),
-                ", ".join(_event_id(payload) for _, payload in batch),
-            )
-            self._failures = 0
-            return None
-        assert error is not None
-        self.counters.add("retried", len(batch))
-        self.counters.error(error)
-        self._failures += 1
-        log.info("%s; %d events to retry after a backoff", error, len(batch))
-        return error
-
-    def _post(self, batch: Sequence[Item]) -> tuple[int | None, str | None]:
-        http = self._http
-        assert http is not None
-        body = request_body(batch, int(time.time() * 1000))
-        try:
-            response = http.post(
-                self.endpoint,
-                data=body,
-                headers=HEADERS,
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-            )
-            # Reading the body hands the connection back to the pool for reuse.
-            response.content  # noqa: B018
-        except requests.RequestException as exc:
-            return None, f"{type(exc).__name__} posting to {self.endpoint}: {exc}"
-        status = response.status_code
-        return status, None if 200 <= status < 300 else f"HTTP {status} from {self.endpoint}"
+                chunk.settle(settlement)
+        return settlement.error
 
     def _backoff(self) -> float:
-        """Exponential with equal jitter: half fixed, half random, capped."""
-        ceiling = min(
-            self.settings.backoff_cap,
-            self.settings.backoff_base * 2.0 ** max(0, self._failures - 1),
-        )
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return jittered(self.settings, self._poster.failures)
 
     def _notify_progress(self) -> None:
         with self._progress:
@@ -326,10 +258,3 @@ class Sender:
                 self._report()
         except Exception:
             log.warning("writing tracking counters failed", exc_info=True)
-
-
-def _event_id(payload: str) -> str:
-    try:
-        return str(json.loads(payload).get("eid"))
-    except ValueError:
-        return "?"

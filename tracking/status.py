@@ -1,4 +1,4 @@
-"""The tracker's status: the outbox and every sender's counters, from the database.
+"""The tracker's status: the outbox, its dead letters and every sender's counters.
 
 Read from the database, not from a process: the command runs in a process of
 its own, and the events it reports were sent by others.
@@ -13,12 +13,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tracking import dead_letters
 from tracking.counters import NAMES
+from tracking.dead_letters import DeadLetter
 from tracking.schema import outbox, senders
 
 # A sender reports at least every second while it works; a minute of silence
 # means it stopped or is idle with nothing to report.
 ACTIVE_WITHIN = dt.timedelta(minutes=1)
+# Dead letters listed by `tracking status`; the count covers all of them.
+LISTED_DEAD_LETTERS = 50
+DEAD_LETTERS_NONE = "dead letters: none"
+DEAD_LETTERS_HEADER = "dead letters: {count} (send again: rollout-bot tracking retry ID... | --all)"
+DEAD_LETTER_LINE = (
+    "  {id}: event {event_id} ({table} {op}), committed {created_at}, "
+    "dead since {dead_at} after {attempts} attempts: {last_error}"
+)
+DEAD_LETTERS_MORE = "  ... and {more} more"
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -39,6 +50,8 @@ class Status:
     last_error: str | None
     last_error_at: dt.datetime | None
     last_error_process: str | None
+    dead: int = 0
+    dead_letters: tuple[DeadLetter, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +59,10 @@ class Status:
                 "waiting": self.waiting,
                 "oldest": self.oldest.isoformat() if self.oldest else None,
                 "most_attempts": self.most_attempts,
+            },
+            "dead_letters": {
+                "count": self.dead,
+                "listed": [letter.as_dict() for letter in self.dead_letters],
             },
             "events": self.totals,
             "senders": {"recorded": self.processes, "active": self.active},
@@ -67,8 +84,12 @@ def read_status(engine: Engine, now: dt.datetime | None = None) -> Status:
                 sa.func.count(),
                 sa.func.min(outbox.c.created_at),
                 sa.func.max(outbox.c.attempts),
-            ).select_from(outbox)
+            )
+            .select_from(outbox)
+            .where(outbox.c.dead_at.is_(None))
         ).one()
+        dead = dead_letters.count(conn)
+        listed = dead_letters.listed(conn, LISTED_DEAD_LETTERS) if dead else []
         totals_row = conn.execute(
             sa.select(
                 *(sa.func.coalesce(sa.func.sum(senders.c[name]), 0) for name in NAMES),
@@ -92,6 +113,8 @@ def read_status(engine: Engine, now: dt.datetime | None = None) -> Status:
         last_error=error.last_error if error else None,
         last_error_at=_aware(error.last_error_at) if error else None,
         last_error_process=error.process if error else None,
+        dead=dead,
+        dead_letters=tuple(listed),
     )
 
 
@@ -109,4 +132,18 @@ def status_text(status: Status, now: dt.datetime | None = None) -> str:
     else:
         at = status.last_error_at.isoformat() if status.last_error_at else "?"
         error_line = f"last error: {at} {status.last_error_process}: {status.last_error}"
-    return "\n".join((outbox_line, f"events: {events} ({senders_part})", error_line))
+    lines = [outbox_line, f"events: {events} ({senders_part})", error_line]
+    lines.extend(_dead_letter_lines(status))
+    return "\n".join(lines)
+
+
+def _dead_letter_lines(status: Status) -> list[str]:
+    if not status.dead:
+        return [DEAD_LETTERS_NONE]
+    lines = [DEAD_LETTERS_HEADER.format(count=status.dead)]
+    for letter in status.dead_letters:
+        fields = letter.as_dict()
+        lines.append(DEAD_LETTER_LINE.format(**fields))
+    if status.dead > len(status.dead_letters):
+        lines.append(DEAD_LETTERS_MORE.format(more=status.dead - len(status.dead_letters)))
+    return lines

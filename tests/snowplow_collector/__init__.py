@@ -18,6 +18,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from werkzeug.wrappers import Request, Response
 from tests.snowplow_collector.iglu import FIXTURE_IGLU, IgluSchemas
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
+TOO_LARGE = 413
+
+EventTest = Callable[[dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,9 @@ class Collector:
         self.accepted_event_ids: set[str] = set()
         self.errors: list[str] = []
         self.default: int | Stall = 200
+        # Over this many events in one POST: 413, as a collector with a body limit.
+        self.max_events: int | None = None
+        self._refusals: list[tuple[EventTest, int]] = []
         self._script: deque[int | Stall] = deque()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -120,6 +127,17 @@ class Collector:
         """Answer the next requests with these, in order; then `default`."""
         with self._lock:
             self._script.extend(answers)
+
+    def refuse(self, test: EventTest, status: int) -> None:
+        """Answer `status` to every POST holding an event `test` picks (a poison event)."""
+        with self._lock:
+            self._refusals.append((test, status))
+
+    def accept_all(self) -> None:
+        """Stop refusing events and lift the size limit."""
+        with self._lock:
+            self._refusals.clear()
+            self.max_events = None
 
     # -- what arrived --------------------------------------------------------------------
 
@@ -170,7 +188,7 @@ class Collector:
             for problem in self.schemas.body_problems(body):
                 self._error(problem)
         with self._lock:
-            answer = self._script.popleft() if self._script else self.default
+            answer = self._answer(events)
         if isinstance(answer, Stall):
             self._closing.wait(answer.seconds)
             answer = answer.status
@@ -182,6 +200,15 @@ class Collector:
                 self.requests.append(Recorded(answer, events))
             self._arrived.notify_all()
         return Response("ok" if answer < 400 else "no", status=answer)(environ, start_response)
+
+    def _answer(self, events: list[dict[str, Any]]) -> int | Stall:
+        """The size limit first, then refusals, then the script (holding the lock)."""
+        if self.max_events is not None and len(events) > self.max_events:
+            return TOO_LARGE
+        for test, status in self._refusals:
+            if any(test(event) for event in events):
+                return status
+        return self._script.popleft() if self._script else self.default
 
     def _error(self, message: str) -> None:
         with self._lock:
