@@ -8,11 +8,13 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from flags.engine import Flags
 from rollout_bot.runtime import Runtime
 from rollout_bot.services import BotUser, build_bot, build_worker, gitlab_factory, receiver_config
 from tracking.metrics import TrackingCollector
 from webhook.app import create_app
 from webhook.issue_update_job import IssueUpdatesCollector
+from webhook.metrics import FlagsCollector
 from webhook.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,12 @@ def build(runtime: Runtime, *, embedded_worker: bool = True) -> tuple[Flask, Wor
         receiver=receiver_config(runtime, bot_user, worker),
         registry=runtime.registry,
         environments=runtime.settings.environments,
-        collectors=[TrackingCollector(runtime.engine), IssueUpdatesCollector(runtime.engine)],
+        collectors=[
+            TrackingCollector(runtime.engine),
+            IssueUpdatesCollector(runtime.engine),
+            # The bot reads no flag itself: this reader shows whether its processes reach the store.
+            FlagsCollector(Flags(runtime.store, runtime.registry)),
+        ],
     )
     return app, worker
 
