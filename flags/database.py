@@ -6,10 +6,19 @@ tracking in another application, the bot) opens it the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+# The bound on a flag reader's version check and snapshot (seconds).
+DEFAULT_CHECK_TIMEOUT = 0.2
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # what every SQLite connection waits for a lock
+# A connection attempt to an unreachable PostgreSQL fails after this (seconds)
+# instead of the kernel's minutes of SYN retries.
+POSTGRES_CONNECT_TIMEOUT = 10
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -21,7 +30,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; busy_timeout makes a second
     # writer wait for the lock instead of failing at once.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -60,4 +69,35 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 10})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT}
+    )
+
+
+@contextmanager
+def bounded(engine: Engine, seconds: float) -> Iterator[sa.Connection]:
+    """A connection whose statements give up after `seconds` instead of waiting.
+
+    PostgreSQL: `SET LOCAL statement_timeout`, which ends with the transaction,
+    so the pooled connection goes back unbounded for other users of the engine
+    (https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-STATEMENT-TIMEOUT).
+    SQLite: the connection's busy timeout, restored afterwards (SQLite has no
+    per-transaction setting); a connection that cannot be restored is discarded.
+    """
+    ms = max(1, round(seconds * 1000))
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+            yield conn
+            return
+        if conn.dialect.name != "sqlite":
+            yield conn
+            return
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {ms}")
+        try:
+            yield conn
+        finally:
+            try:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            except sa.exc.DBAPIError:
+                conn.invalidate()

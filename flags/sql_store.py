@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from flags.database import DEFAULT_CHECK_TIMEOUT, bounded
 from flags.schema import (
     VERSION_ROW_ID,
     command_runs,
@@ -137,11 +138,14 @@ class _SqlTransaction:
 
 
 class SqlStore:
-    def __init__(self, engine: Engine) -> None:
+    """`check_timeout` bounds `version()` and `snapshot()`, the reads a `Flags` polls with."""
+
+    def __init__(self, engine: Engine, check_timeout: float = DEFAULT_CHECK_TIMEOUT) -> None:
         self.engine = engine
+        self.check_timeout = check_timeout
 
     def version(self) -> int:
-        with self.engine.connect() as conn:
+        with bounded(self.engine, self.check_timeout) as conn:
             value = conn.scalar(
                 sa.select(flag_versions.c.version).where(flag_versions.c.id == VERSION_ROW_ID)
             )
@@ -168,7 +172,7 @@ class SqlStore:
             )
         )
         grouped: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-        with self.engine.connect() as conn:
+        with bounded(self.engine, self.check_timeout) as conn:
             for row in conn.execute(query):
                 rows = grouped[(row.environment, row.feature)]
                 if row.gate is not None:

@@ -17,11 +17,13 @@ from typing import Any, Final
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from flags.engine import Flags
 from rollout_bot.runtime import Runtime
 from rollout_bot.services import build_bot, build_worker, receiver_config
 from tracking.metrics import TrackingCollector
 from webhook.app import create_app
 from webhook.issue_update_job import IssueUpdatesCollector
+from webhook.metrics import FlagsCollector
 from webhook.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,12 @@ def build(runtime: Runtime, *, embedded_worker: bool = False) -> tuple[Flask, Wo
         receiver=receiver_config(runtime, worker),
         registry=runtime.registry,
         environments=runtime.settings.environments,
-        collectors=[TrackingCollector(runtime.engine), IssueUpdatesCollector(runtime.engine)],
+        collectors=[
+            TrackingCollector(runtime.engine),
+            IssueUpdatesCollector(runtime.engine),
+            # The bot reads no flag itself: this reader shows whether its processes reach the store.
+            FlagsCollector(Flags(runtime.store, runtime.registry)),
+        ],
         dashboard_token=runtime.settings.dashboard_token,
     )
     return app, worker

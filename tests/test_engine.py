@@ -112,7 +112,7 @@ def test_other_environments_are_separate() -> None:
 
 def test_reads_are_cached_until_the_version_changes() -> None:
     store, clock = CountingStore(), Clock()
-    flags = Flags(store, registry(), check_interval=0.5, clock=clock)
+    flags = Flags(store, registry(), check_interval=0.5, clock=clock, threaded=False)
     for _ in range(1000):
         flags.enabled(FLAG, "User:1")
     assert (store.version_calls, store.snapshot_calls) == (1, 1)
@@ -129,7 +129,7 @@ def test_reads_are_cached_until_the_version_changes() -> None:
 def test_evaluation_never_raises() -> None:
     store, clock = CountingStore(), Clock()
     store.broken = True
-    flags = Flags(store, registry(True), clock=clock)
+    flags = Flags(store, registry(True), clock=clock, threaded=False)
     assert flags.enabled(FLAG) is True  # the default, with the database down
     store.broken = False
     put(store.inner, FlagState())

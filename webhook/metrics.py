@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from flags.engine import Flags
 from flags.sql_store import SqlStore
 from webhook import inbox
 
@@ -49,3 +50,36 @@ def registry(engine: Engine, extra: Iterable[Collector] = ()) -> CollectorRegist
 
 def exposition(reg: CollectorRegistry) -> Callable[[], bytes]:
     return lambda: generate_latest(reg)
+
+
+class FlagsCollector(Collector):
+    """A `Flags` reader's view of its store: failed checks and how stale its states are.
+
+    Per process, unlike the series above: each process reads the store itself.
+    A scrape starts the reader's poller if no read did yet, so an idle process
+    still reports whether it can reach the store.
+    """
+
+    def __init__(self, flags: Flags) -> None:
+        self.flags = flags
+
+    def collect(self) -> Iterator[Metric]:
+        self.flags.watch()
+        errors = CounterMetricFamily(
+            "rollout_bot_flags_store_errors",
+            "Flag store reads (version checks, snapshots) that failed in this process",
+        )
+        errors.add_metric([], self.flags.store_errors_total)
+        yield errors
+        age = GaugeMetricFamily(
+            "rollout_bot_flags_state_age_seconds",
+            "Seconds since the flag store last confirmed the states this process serves",
+        )
+        age.add_metric([], self.flags.state_age_seconds)
+        yield age
+        defaults = GaugeMetricFamily(
+            "rollout_bot_flags_serving_defaults",
+            "1 while the flag store never answered and definitions' defaults are served",
+        )
+        defaults.add_metric([], int(self.flags.serving_defaults))
+        yield defaults
