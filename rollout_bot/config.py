@@ -109,6 +109,8 @@ class Settings:
     lease_seconds: float = 60.0
     max_attempts: int = 8
     retry_base_seconds: float = 2.0
+    # Finished deliveries, posted issue updates and remembered runs older than this go.
+    retention_days: int = 30
     user: str = "unknown"
 
     @classmethod
@@ -133,5 +135,6 @@ class Settings:
             lease_seconds=_float(env, "LEASE_SECONDS", 60.0),
             max_attempts=_int(env, "MAX_ATTEMPTS", 8),
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 2.0),
+            retention_days=_int(env, "RETENTION_DAYS", 30),
             user=env.get(f"{PREFIX}USER") or _login_name(),
         )

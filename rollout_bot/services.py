@@ -20,6 +20,7 @@ from webhook import inbox
 from webhook.bot import Bot
 from webhook.issue_update_job import IssueUpdateJob, refreshing
 from webhook.receiver import ReceiverConfig
+from webhook.retention import RetentionJob
 from webhook.verification import Verification
 from webhook.worker import Worker
 
@@ -101,7 +102,7 @@ def build_worker(runtime: Runtime, bot: Bot) -> Worker:
         lease=settings.lease_seconds,
         max_attempts=settings.max_attempts,
         retry_base=settings.retry_base_seconds,
-        jobs=(updates,),
+        jobs=(updates, RetentionJob(runtime.engine, days=settings.retention_days)),
     )
 
 
