@@ -181,6 +181,7 @@ def fleet(database_url: str, directory: Path, issues: int = 20, **env: str) -> I
             **env,
         )
         runner = CliRunner(env=environ)
+        directory.mkdir(parents=True, exist_ok=True)
         made = Fleet(fake, environ, alice, bot, [], directory)
         for n in range(issues):
             project = fake.create_project(org, f"service-{n}")
