@@ -60,7 +60,7 @@ def postgres_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """A fresh database, migrated, dropped at the end."""
     from rollout_bot import database
 
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     name = f"rollout_bot_bench_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -5,7 +5,7 @@ processes while one is killed with SIGKILL every few seconds, the fake GitLab an
 PostgreSQL is a cluster of the bench's own (`faultbench`, port 5439, created if missing,
 stopped at the end): the server on 5432 is shared and is never restarted.
 
-Counts, per tick delivery (`Idempotency-Key`): the bot's comments carrying its marker
+Counts, per tick delivery (keyed as the receiver keys it): the bot's comments carrying its marker
 at the fake (1 expected: 0 is lost, more is duplicated) and audit rows per environment
 (more than one is a change applied twice). The last line is one JSON object.
 Run as ``.venv/bin/python bench/fault_run.py`` (about five minutes).
@@ -29,13 +29,14 @@ from bot_load import COMMAND_STEP, fleet, postgres_database, wait_drained
 
 from flags.database import make_engine
 from flags.schema import flag_audit
+from webhook.verification import delivery_key
 
 DELIVERIES = 2000
 ISSUES = 20
 CLUSTER = ("15", "faultbench")
 PORT = 5439
 ADMIN_URL = f"postgresql+psycopg://postgres@127.0.0.1:{PORT}/postgres"
-KILL_EVERY = 4.0
+KILL_EVERY = 5.0
 OUTAGE_SECONDS = 30
 MARKER = "<!-- rollout-bot:delivery={key} -->"
 
@@ -95,7 +96,7 @@ def run(directory: Path) -> dict[str, Any]:
                 pg("restart")
                 events.append(f"{now:.0f}s: PostgreSQL restarted")
                 restarted = True
-            if now >= next_kill and now < 90:
+            if now >= next_kill:
                 victim = random.choice(workers)
                 bots.stop(victim, signal.SIGKILL)
                 bots.processes.remove(victim)
@@ -126,7 +127,7 @@ def run(directory: Path) -> dict[str, Any]:
             )
         engine.dispose()
     comments: Counter[str] = Counter()
-    keys = [d.idempotency_key for d in ticks]
+    keys = [delivery_key(d.headers, d.body) for d in ticks]  # as the receiver keys them
     joined = "\n".join(notes)
     for key in keys:
         comments[key] = joined.count(MARKER.format(key=key))
