@@ -85,7 +85,7 @@ class Fleet:
     issues: list[tuple[Project, int]]  # one rollout issue per project: one per flag there
     directory: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    ticked: dict[int, bool] = field(default_factory=dict)
+    ticked: dict[tuple[int, str], bool] = field(default_factory=dict)
 
     def start(self, *args: str, name: str) -> subprocess.Popen[bytes]:
         log = (self.directory / f"{name}-{len(self.processes)}.log").open("ab")
@@ -123,8 +123,8 @@ class Fleet:
 
         for i in range(n):
             project, iid = self.issues[i % len(self.issues)]
-            checked = not self.ticked.get(project.id, False)
-            self.ticked[project.id] = checked
+            checked = not self.ticked.get((project.id, step), False)
+            self.ticked[(project.id, step)] = checked
             issue = self.fake.issue(project, iid)
             description = set_checked(issue.description or "", step, checked)
             self.fake.edit_issue_as(self.alice, project, iid, description=description)
@@ -161,8 +161,28 @@ def wait_http(port: int, timeout: float = 30.0) -> None:
     raise LoadError(f"nothing answered on port {port} in {timeout}s")
 
 
+def define(folder: Path, flags: list[str]) -> Path:
+    """Flag definitions for `flags`, copies of the project's own flag's."""
+    source = REPO / "config" / "feature_flags" / "development" / f"{FLAG}.yml"
+    text = source.read_text(encoding="utf-8")
+    (folder / "development").mkdir(parents=True, exist_ok=True)
+    for name in flags:
+        (folder / "development" / f"{name}.yml").write_text(
+            text.replace(FLAG, name), encoding="utf-8"
+        )
+    return folder
+
+
 @contextmanager
-def fleet(database_url: str, directory: Path, issues: int = 20, **env: str) -> Iterator[Fleet]:
+def fleet(
+    database_url: str,
+    directory: Path,
+    issues: int = 20,
+    flags: list[str] | None = None,
+    **env: str,
+) -> Iterator[Fleet]:
+    """`issues` rollout issues, each in its own project; of `flags[n]` (defined here,
+    as copies of the project's flag) or all of the project's own flag."""
     with FakeGitLab() as fake:
         org = fake.create_group("gitlab-org")
         bot = fake.create_user("rollout-bot")
@@ -180,13 +200,16 @@ def fleet(database_url: str, directory: Path, issues: int = 20, **env: str) -> I
             ROLLOUT_BOT_WEBHOOK_SECRET=SECRET,
             **env,
         )
+        if flags:
+            environ["ROLLOUT_BOT_DEFINITIONS"] = str(define(directory / "definitions", flags))
         runner = CliRunner(env=environ)
         directory.mkdir(parents=True, exist_ok=True)
         made = Fleet(fake, environ, alice, bot, [], directory)
         for n in range(issues):
             project = fake.create_project(org, f"service-{n}")
             path = f"gitlab-org/{project.path}"
-            done = runner.invoke(cli_main, ["issue", "create", FLAG, "--project", path])
+            flag = flags[n] if flags else FLAG
+            done = runner.invoke(cli_main, ["issue", "create", flag, "--project", path])
             if done.exit_code != 0:
                 raise LoadError(f"issue create failed: {done.output}")
             made.issues.append((project, int(done.stdout.strip().rsplit("/", 1)[1])))

@@ -5,10 +5,11 @@ processes while one is killed with SIGKILL every few seconds, the fake GitLab an
 PostgreSQL is a cluster of the bench's own (`faultbench`, port 5439, created if missing,
 stopped at the end): the server on 5432 is shared and is never restarted.
 
-Counts, per tick delivery (keyed as the receiver keys it): the bot's comments carrying its marker
-at the fake (1 expected: 0 is lost, more is duplicated) and audit rows per environment
-(more than one is a change applied twice). The last line is one JSON object.
-Run as ``.venv/bin/python bench/fault_run.py`` (about five minutes).
+Each issue rolls out its own flag; its command step is ticked and unticked in turn,
+ending ticked. Counted: per delivery (keyed as the receiver keys it) the bot's comments
+carrying its marker at the fake (1 expected: 0 is lost, more duplicated), and per flag
+and environment of the step the audit rows (1 expected: the flag goes on once). The last
+line is one JSON object. Run as ``.venv/bin/python bench/fault_run.py`` (about five minutes).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from bot_load import COMMAND_STEP, fleet, postgres_database, wait_drained
+from bot_load import ACK_STEP, COMMAND_STEP, fleet, postgres_database, wait_drained
 
 from flags.database import make_engine
 from flags.schema import flag_audit
@@ -38,6 +39,7 @@ PORT = 5439
 ADMIN_URL = f"postgresql+psycopg://postgres@127.0.0.1:{PORT}/postgres"
 KILL_EVERY = 5.0
 OUTAGE_SECONDS = 30
+STEP_ENVIRONMENTS = ("dev", "staging", "staging-ref")  # what COMMAND_STEP enables
 MARKER = "<!-- rollout-bot:delivery={key} -->"
 
 
@@ -69,10 +71,17 @@ def run(directory: Path) -> dict[str, Any]:
         "ROLLOUT_BOT_MAX_ATTEMPTS": "30",
     }
     events: list[str] = []
-    with postgres_database(ADMIN_URL) as url, fleet(url, directory, ISSUES, **env) as bots:
+    flags = [f"fault_run_flag_{n}" for n in range(ISSUES)]
+    with (
+        postgres_database(ADMIN_URL) as url,
+        fleet(url, directory, ISSUES, flags, **env) as bots,
+    ):
         engine = make_engine(url)
         bots.serve()
-        bots.tick(DELIVERIES, COMMAND_STEP)
+        # Per issue: one acknowledgement tick, then its command step ticked and unticked
+        # in turn, ending ticked, so the command must run (once) for every flag.
+        bots.tick(ISSUES, ACK_STEP)
+        bots.tick(DELIVERIES - ISSUES, COMMAND_STEP)
         ticks = [d for d in bots.fake.deliveries if d.status_code == 202]
         workers = bots.workers(2)
         start = time.monotonic()
@@ -122,8 +131,8 @@ def run(directory: Path) -> dict[str, Any]:
         ]
         with engine.connect() as conn:
             audit = Counter(
-                (row.delivery, row.environment)
-                for row in conn.execute(sa.select(flag_audit.c.delivery, flag_audit.c.environment))
+                (row.feature, row.environment)
+                for row in conn.execute(sa.select(flag_audit.c.feature, flag_audit.c.environment))
             )
         engine.dispose()
     comments: Counter[str] = Counter()
@@ -131,18 +140,25 @@ def run(directory: Path) -> dict[str, Any]:
     joined = "\n".join(notes)
     for key in keys:
         comments[key] = joined.count(MARKER.format(key=key))
-    lost = sum(1 for key in keys if comments[key] == 0)
-    duplicated = sum(1 for key in keys if comments[key] > 1) + sum(
-        1 for n in audit.values() if n > 1
-    )
+    # Every flag goes from off to on in each environment of the step, exactly once.
+    changes = [audit[(flag, env)] for flag in flags for env in STEP_ENVIRONMENTS]
+    lost_comments = sum(1 for key in keys if comments[key] == 0)
+    duplicated_comments = sum(1 for key in keys if comments[key] > 1)
+    lost_changes = sum(1 for n in changes if n == 0)
+    duplicated_changes = sum(1 for n in changes if n > 1)
     return {
         "bench": "fault_run",
         "deliveries": DELIVERIES,
         "acknowledged": len(ticks),
         "delivered": sum(1 for key in keys if comments[key] >= 1),
-        "duplicated": duplicated,
-        "lost": lost,
+        "duplicated": duplicated_comments + duplicated_changes,
+        "lost": lost_comments + lost_changes,
+        "duplicated_comments": duplicated_comments,
+        "lost_comments": lost_comments,
         "flag_changes": sum(audit.values()),
+        "flag_changes_expected": len(changes),
+        "duplicated_changes": duplicated_changes,
+        "lost_changes": lost_changes,
         "seconds": round(seconds, 1),
         "events": events,
     }
