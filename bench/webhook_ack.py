@@ -42,11 +42,21 @@ fake GitLab, our app on loopback, the embedded worker), ticking acknowledgement
 steps (steps without a command) of a rollout issue one at a time, timed from just
 before the tick until the bot's comment is on the issue.
 
+Under processing load (``bench/ack_processing.py``), on SQLite and on PostgreSQL:
+``rollout-bot serve --no-worker`` with 20 rollout issues on the fake GitLab; wrk's
+idle figure, then 500 ticks delivered and two ``rollout-bot worker`` processes
+started, and wrk again while they drain (target p99 under 200 ms on PostgreSQL).
+Then deliveries processed per second with 1 and 4 worker processes on PostgreSQL.
+
+wrk must be installed (``apt-get install -y wrk``); the bench says so and exits 1 if
+it is missing and cannot be installed.
+
 The last line printed is one JSON object with every figure. No timing is asserted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -605,6 +615,65 @@ def measure_rounds(wrk: str, directory: Path, running: Running) -> tuple[list[Ro
     return rounds, len(body)
 
 
+def processing_rounds(directory: Path) -> dict[str, Any] | None:
+    """Acknowledgements while worker processes drain 500 ticks, and their throughput."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import ack_processing as processing
+        from bot_load import postgres_database
+
+        wrk = find_wrk()
+        body_path = directory / "issue_hook.json"
+
+        def measure(target: Any, seconds: int) -> Load:
+            return run_wrk(wrk, target, seconds, body_path)
+
+        figures: dict[str, Any] = {}
+        for kind in ("postgresql", "sqlite"):
+            print(f"acknowledgement while workers drain, {kind} ...", flush=True)
+            with contextlib.ExitStack() as stack:
+                if kind == "sqlite":
+                    from rollout_bot import database
+
+                    url = f"sqlite:///{directory / 'processing.sqlite3'}"
+                    database.upgrade(url)
+                else:
+                    url = stack.enter_context(postgres_database())
+                got = processing.ack_under_processing(
+                    url, directory / kind, measure, SECONDS_PER_ROUND, hook_sample()
+                )
+            idle, busy = got["idle"], got["busy"]
+            print(
+                f"  {kind}: idle p99 {idle.p99_ms:.1f} ms ({idle.rps:.0f} 2xx/s), while "
+                f"processing p99 {busy.p99_ms:.1f} ms ({busy.rps:.0f} 2xx/s, max "
+                f"{busy.max_ms:.0f} ms, non-2xx {busy.non_2xx}); {got['ticks_done_during']} "
+                f"of {processing.DELIVERIES} ticks processed meanwhile",
+                flush=True,
+            )
+            figures.update(
+                {
+                    f"{kind}_idle_p99_ms": round(idle.p99_ms, 2),
+                    f"{kind}_idle_rps": round(idle.rps, 1),
+                    f"{kind}_processing_p99_ms": round(busy.p99_ms, 2),
+                    f"{kind}_processing_max_ms": round(busy.max_ms, 2),
+                    f"{kind}_processing_rps": round(busy.rps, 1),
+                    f"{kind}_processing_errors": busy.non_2xx + sum(busy.socket_errors.values()),
+                    f"{kind}_ticks_processed_during": got["ticks_done_during"],
+                }
+            )
+        print("deliveries processed per second, PostgreSQL, 20 issues ...", flush=True)
+        for workers in processing.THROUGHPUT_WORKERS:
+            rate = processing.throughput(directory / f"throughput-{workers}", workers)
+            figures[f"postgresql_processed_per_s_{workers}_workers"] = round(rate, 1)
+        figures["postgresql_processing_p99_under_200ms"] = (
+            figures["postgresql_processing_p99_ms"] < 200
+        )
+        return figures
+    except Exception:
+        traceback.print_exc()
+        return None
+
+
 def main() -> int:
     running = Running()
     with tempfile.TemporaryDirectory(prefix="webhook-ack-") as tmp:
@@ -616,6 +685,7 @@ def main() -> int:
             return 1
         finally:
             running.stop_all()
+        processing = processing_rounds(directory)
         print("tick to comment (fake GitLab -> bot in this process -> comment) ...", flush=True)
         ticks: Ticks | None = None
         try:
@@ -680,6 +750,10 @@ def main() -> int:
             f"p99 {figures['tick_to_comment_p99_ms']} ms (the webhook was acknowledged "
             f"after a median {figures['tick_acknowledged_median_ms']} ms)"
         )
+    if processing is None:
+        problems.append("the processing rounds could not run (see the traceback above)")
+    else:
+        figures.update(processing)
     for problem in problems:
         print(f"FAILED {problem}", file=sys.stderr)
     print(json.dumps(figures))

@@ -64,6 +64,7 @@ command_runs = sa.Table(
     sa.Column("key", sa.String(512), primary_key=True),
     sa.Column("result", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_command_runs_created", "created_at"),  # the retention purge
 )
 
 VERSION_ROW_ID = 1

@@ -222,6 +222,24 @@ class SqlStore:
         except sa.exc.IntegrityError:
             pass  # recorded before: the first record wins
 
+    def purge_runs(self, before: dt.datetime, *, batch: int) -> int:
+        """Forget up to `batch` remembered runs recorded before `before`; how many went.
+
+        A run is remembered so a delivery run again replays it instead of running it
+        twice: the caller picks `before` so no delivery that may still run is younger.
+        """
+        doomed = (
+            sa.select(command_runs.c.key)
+            .where(command_runs.c.created_at < before)
+            .order_by(command_runs.c.created_at)
+            .limit(batch)
+        )
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.delete(command_runs).where(command_runs.c.key.in_(doomed.scalar_subquery()))
+            )
+        return result.rowcount
+
     def history(self, name: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         query = sa.select(flag_audit).order_by(flag_audit.c.at.desc(), flag_audit.c.id.desc())
         if name is not None:

@@ -33,4 +33,5 @@ issue_updates = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_issue_updates_status_next", "status", "next_attempt_at"),
     sa.Index("ix_issue_updates_issue_key", "issue_key", "id"),
+    sa.Index("ix_issue_updates_status_finished", "status", "finished_at"),  # retention
 )

@@ -112,6 +112,8 @@ class Settings:
     max_attempts: int = 8
     retry_base_seconds: float = 2.0
     max_steps_per_edit: int = 50
+    # Finished deliveries, posted issue updates and remembered runs older than this go.
+    retention_days: int = 30
     user: str = "unknown"
 
     @classmethod
@@ -138,5 +140,6 @@ class Settings:
             max_attempts=_int(env, "MAX_ATTEMPTS", 8),
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 2.0),
             max_steps_per_edit=_int(env, "MAX_STEPS_PER_EDIT", 50),
+            retention_days=_int(env, "RETENTION_DAYS", 30),
             user=env.get(f"{PREFIX}USER") or _login_name(),
         )

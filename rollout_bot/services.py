@@ -21,6 +21,7 @@ from webhook.bot import Bot
 from webhook.comment_ledger import CommentLedger
 from webhook.issue_update_job import IssueUpdateJob, refreshing
 from webhook.receiver import ReceiverConfig
+from webhook.retention import RetentionJob
 from webhook.verification import Verification
 from webhook.worker import Worker
 
@@ -104,7 +105,7 @@ def build_worker(runtime: Runtime, bot: Bot) -> Worker:
         lease=settings.lease_seconds,
         max_attempts=settings.max_attempts,
         retry_base=settings.retry_base_seconds,
-        jobs=(updates,),
+        jobs=(updates, RetentionJob(runtime.engine, days=settings.retention_days)),
     )
 
 

@@ -29,6 +29,7 @@ inbox_deliveries = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_inbox_status_next", "status", "next_attempt_at"),
     sa.Index("ix_inbox_issue_key", "issue_key", "id"),
+    sa.Index("ix_inbox_status_finished", "status", "finished_at"),  # the retention purge
 )
 
 # One row per delivery that comments: inserted before the comment is posted (the

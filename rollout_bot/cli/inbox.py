@@ -51,3 +51,35 @@ def inbox_retry(delivery_id: int) -> None:
     finally:
         runtime.engine.dispose()
     click.echo(f"delivery {delivery.id} queued again")
+
+
+@inbox_group.command("purge")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="days; default ROLLOUT_BOT_RETENTION_DAYS (30)",
+)
+@click.option("--json", "as_json", is_flag=True)
+def inbox_purge(days: float | None, as_json: bool) -> None:
+    """Forget finished deliveries, posted issue updates and remembered runs older than DAYS.
+
+    Pending, processing and recently failed deliveries stay; the audit log stays.
+    """
+    import dataclasses
+    import datetime as dt
+
+    from webhook import retention
+
+    runtime = open_cli_runtime()
+    if days is None:
+        days = runtime.settings.retention_days
+    try:
+        purged = retention.purge(runtime.engine, dt.timedelta(days=days))
+    finally:
+        runtime.engine.dispose()
+    if as_json:
+        print_json({"older_than_days": days, **dataclasses.asdict(purged)})
+        return
+    click.echo(purged.describe(days))

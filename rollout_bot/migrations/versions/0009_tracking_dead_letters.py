@@ -1,7 +1,7 @@
 """Tracking outbox: backoff per row, dead letters, and per-hour sent counts.
 
 Revision ID: 0009_tracking_dead_letters
-Revises: 0007_delivery_leases
+Revises: 0008_retention
 Create Date: 2026-12-14
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_tracking_dead_letters"
-down_revision = "0007_delivery_leases"
+down_revision = "0008_retention"
 branch_labels = None
 depends_on = None
 
