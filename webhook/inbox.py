@@ -73,7 +73,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
+def aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
@@ -88,7 +88,7 @@ def _delivery(row: Any) -> Delivery:
         payload=json.loads(row.payload),
         status=row.status,
         attempts=row.attempts,
-        received_at=_aware(row.received_at),
+        received_at=aware(row.received_at),
         last_error=row.last_error,
         locked_by=row.locked_by,
     )
@@ -322,30 +322,3 @@ def counts(engine: Engine) -> dict[str, int]:
             sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status)
         ).all()
     return {status: int(n) for status, n in rows}
-
-
-def purge(engine: Engine, before: dt.datetime, *, batch: int) -> int:
-    """Delete up to `batch` finished deliveries (done, or failed and never retried) that
-    finished before `before`; how many went.
-
-    Pending and processing deliveries are never touched. Audit rows keep the delivery
-    key itself (`flag_audit.delivery`), so nothing points at a purged row.
-    """
-    finished = (inbox.c.status.in_((DONE, FAILED)), inbox.c.finished_at < before)
-    doomed = sa.select(inbox.c.id).where(*finished).order_by(inbox.c.id).limit(batch)
-    # The conditions again on the DELETE: PostgreSQL rechecks them on a row that an
-    # `inbox retry` changed meanwhile, so a delivery queued again is kept.
-    statement = sa.delete(inbox).where(inbox.c.id.in_(doomed.scalar_subquery()), *finished)
-    with engine.begin() as conn:
-        result = conn.execute(statement)
-    return result.rowcount
-
-
-def oldest_unfinished(engine: Engine) -> dt.datetime | None:
-    """When the oldest delivery that may still run (again) arrived: pending, processing,
-    or failed (`inbox retry`); its remembered step outcomes are all younger than this."""
-    with engine.connect() as conn:
-        value = conn.scalar(
-            sa.select(sa.func.min(inbox.c.received_at)).where(inbox.c.status != DONE)
-        )
-    return None if value is None else _aware(value)

@@ -31,6 +31,7 @@ from flags.sql_store import SqlStore
 from gitlab_ops import issue_updates
 from gitlab_ops.update_schema import issue_updates as updates
 from webhook import inbox
+from webhook.schema import inbox_deliveries as deliveries
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +95,10 @@ def purge(
 ) -> Purged:
     """Purge what finished more than `older_than` ago (exactly that old is kept)."""
     before = (now or inbox.utcnow()) - older_than
-    deliveries = _drain(lambda: inbox.purge(engine, before, batch=batch), batch, max_batches)
+    deliveries = _drain(lambda: purge_deliveries(engine, before, batch=batch), batch, max_batches)
     posted = _drain(lambda: purge_updates(engine, before, batch=batch), batch, max_batches)
     # Read after the deliveries went: a failed delivery purged no longer holds its runs.
-    oldest = inbox.oldest_unfinished(engine)
+    oldest = oldest_unfinished(engine)
     runs_before = before if oldest is None else min(before, oldest - CLOCK_MARGIN)
     store = SqlStore(engine)
     runs = _drain(lambda: store.purge_runs(runs_before, batch=batch), batch, max_batches)
@@ -140,3 +141,40 @@ class RetentionJob:
             self._lock.release()
         log.info("retention: %s", self.last.describe(self.days))
         return False
+
+
+# -- the inbox's side ------------------------------------------------------------
+
+
+def purge_deliveries(engine: Engine, before: dt.datetime, *, batch: int) -> int:
+    """Delete up to `batch` finished deliveries (done, or failed and never retried) that
+    finished before `before`; how many went.
+
+    Pending and processing deliveries are never touched. Audit rows keep the delivery
+    key itself (`flag_audit.delivery`), so nothing points at a purged row.
+    """
+    finished = (
+        deliveries.c.status.in_((inbox.DONE, inbox.FAILED)),
+        deliveries.c.finished_at < before,
+    )
+    doomed = sa.select(deliveries.c.id).where(*finished).order_by(deliveries.c.id).limit(batch)
+    # The conditions again on the DELETE: PostgreSQL rechecks them on a row that an
+    # `inbox retry` changed meanwhile, so a delivery queued again is kept.
+    statement = sa.delete(deliveries).where(
+        deliveries.c.id.in_(doomed.scalar_subquery()), *finished
+    )
+    with engine.begin() as conn:
+        result = conn.execute(statement)
+    return result.rowcount
+
+
+def oldest_unfinished(engine: Engine) -> dt.datetime | None:
+    """When the oldest delivery that may still run (again) arrived: pending, processing,
+    or failed (`inbox retry`); its remembered step outcomes are all younger than this."""
+    with engine.connect() as conn:
+        value = conn.scalar(
+            sa.select(sa.func.min(deliveries.c.received_at)).where(
+                deliveries.c.status != inbox.DONE
+            )
+        )
+    return None if value is None else inbox.aware(value)
