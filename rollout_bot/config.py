@@ -114,6 +114,9 @@ class Settings:
     max_steps_per_edit: int = 50
     # Finished deliveries, posted issue updates and remembered runs older than this go.
     retention_days: int = 30
+    # Delivery workers yield the CPU to the web process: an acknowledgement is owed in
+    # GitLab's 10 s, processing is not (os.nice increment; 0 leaves the priority alone).
+    worker_nice: int = 10
     user: str = "unknown"
 
     @classmethod
@@ -141,5 +144,6 @@ class Settings:
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 2.0),
             max_steps_per_edit=_int(env, "MAX_STEPS_PER_EDIT", 50),
             retention_days=_int(env, "RETENTION_DAYS", 30),
+            worker_nice=_int(env, "WORKER_NICE", 10),
             user=env.get(f"{PREFIX}USER") or _login_name(),
         )

@@ -197,11 +197,25 @@ def test_serve_runs_worker_processes_and_acknowledges_while_they_work(
         try:
             with serving(tmp_path, env, "--workers", "1", "--worker-processes", "2") as served:
                 base, pid = served
-                children = [command_line(child) for child in children_of(pid)]
+                pids = children_of(pid)
+                children = [command_line(child) for child in pids]
                 workers = [argv for argv in children if argv[3:4] == ["worker"]]
                 webs = [argv for argv in children if argv[3:5] == ["serve", "--no-worker"]]
                 assert len(workers) == 2, children
                 assert len(webs) == 1, children
+                # Workers yield the CPU to the web process (ROLLOUT_BOT_WORKER_NICE, 10).
+                web_nice = os.getpriority(os.PRIO_PROCESS, pid)
+                worker_pids = [
+                    child
+                    for child, argv in zip(pids, children, strict=True)
+                    if argv[3:4] == ["worker"]
+                ]
+
+                def niced() -> bool:
+                    nices = [os.getpriority(os.PRIO_PROCESS, child) for child in worker_pids]
+                    return nices == [web_nice + 10] * 2
+
+                assert wait_for(niced), "worker processes kept the web process's priority"
                 fake.add_hook(f"{base}/webhook", token=SECRET)
                 fake.delay(3.0, n=50)  # GitLab answers slowly from now on
                 tick(fake, alice, project, iid, "enable-non-production-command")

@@ -126,20 +126,16 @@ def test_a_before_cursor_execute_listener_sees_the_outbox_insert(stack: Stack) -
 
 def test_no_phantom_event_when_the_pool_resets_connections_with_a_commit(stack: Stack) -> None:
     engine = sa.create_engine(stack.url, pool_reset_on_return="commit")
+    # Its tracker's sender reads through it: disposed at teardown, after the senders stop.
+    stack.engines.append(engine)
     resetting = sessionmaker(engine)
-    tracker = stack.install(session_factory=resetting)
-    try:
-        session = resetting()
-        session.add(new_stage(name="flushed, never committed"))
-        session.flush()
-        session.close()  # back to the pool, which COMMITs the connection
-        assert _rows_named(stack.engine, "flushed, never committed") == 0
-        stack.only_marker_arrives()
-    finally:
-        # Its sender reads through this engine: stopped first, then disposed.
-        tracker.close(2.0)
-        stack.trackers.remove(tracker)
-        engine.dispose()
+    stack.install(session_factory=resetting)
+    session = resetting()
+    session.add(new_stage(name="flushed, never committed"))
+    session.flush()
+    session.close()  # back to the pool, which COMMITs the connection
+    assert _rows_named(stack.engine, "flushed, never committed") == 0
+    stack.only_marker_arrives()
 
 
 def test_autocommit_engines_are_refused_at_install(stack: Stack) -> None:

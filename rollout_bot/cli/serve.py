@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -76,6 +77,8 @@ def worker() -> None:
     from rollout_bot.services import build_bot, build_worker
 
     runtime = open_cli_runtime()
+    if runtime.settings.worker_nice:
+        os.nice(runtime.settings.worker_nice)
     try:
         bot_worker = build_worker(runtime, build_bot(runtime))
     except ConfigError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -36,4 +38,17 @@ def stack(database_url: str, collector: Collector) -> Iterator[Stack]:
     finally:
         for tracker in built.trackers:
             tracker.close(2.0)
+        # A sender still posting at close settles once its request ends; let it, so no
+        # thread uses the engine after it is disposed (its new connections would leak).
+        stop_senders()
+        for extra in built.engines:
+            extra.dispose()
         engine.dispose()
+
+
+def stop_senders(timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name == "tracking-sender":
+            thread.join(max(0.0, deadline - time.monotonic()))
+            assert not thread.is_alive(), "a tracking sender outlived its tracker's close"

@@ -79,6 +79,8 @@ class Stack:
     flags: Flags
     collector: Collector
     trackers: list[Tracker] = field(default_factory=list)
+    # More engines a test made; disposed at teardown, once every sender has stopped.
+    engines: list[sa.Engine] = field(default_factory=list)
 
     @property
     def tracker(self) -> Tracker:
