@@ -17,6 +17,7 @@ from typing import Any, Final
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from flags.database import is_sqlite
 from flags.engine import Flags
 from rollout_bot.runtime import Runtime
 from rollout_bot.services import build_bot, build_worker, receiver_config
@@ -29,7 +30,17 @@ from webhook.worker import Worker
 log = logging.getLogger(__name__)
 
 WORKER_CLASS: Final = "gthread"
-THREADS: Final = 16
+# Threads per web process, by database: every request stores one row. PostgreSQL
+# takes concurrent inserts; SQLite has one writer lock, so threads past a few only
+# queue on it (bench/webhook_ack.py: 16 threads gave SQLite a 666 ms p99, 4 gave 119).
+THREADS_POSTGRESQL: Final = 16
+THREADS_SQLITE: Final = 4
+
+
+def default_threads(database_url: str) -> int:
+    return THREADS_SQLITE if is_sqlite(database_url) else THREADS_POSTGRESQL
+
+
 KEEPALIVE_SECONDS: Final = 2
 TIMEOUT_SECONDS: Final = 30
 GRACEFUL_TIMEOUT_SECONDS: Final = 10
@@ -73,8 +84,12 @@ def build(runtime: Runtime, *, embedded_worker: bool = False) -> tuple[Flask, Wo
     return app, worker
 
 
-def run(runtime: Runtime, *, host: str, port: int, workers: int, threads: int = THREADS) -> None:
+def run(
+    runtime: Runtime, *, host: str, port: int, workers: int, threads: int | None = None
+) -> None:
     """Serve until gunicorn is told to stop (SIGTERM, SIGINT)."""
+    if threads is None:
+        threads = default_threads(runtime.settings.database_url)
     app, _ = build(runtime)
     # Connections must not cross the fork into gunicorn's workers.
     runtime.engine.dispose()

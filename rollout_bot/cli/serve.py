@@ -18,7 +18,12 @@ NO_DASHBOARD_WARNING = "no ROLLOUT_BOT_DASHBOARD_TOKEN: / and /metrics answer 40
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn web processes")
-@click.option("--threads", default=16, show_default=True, type=int, help="threads per web process")
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(min=1),
+    help="threads per web process  [default: 16 on PostgreSQL, 4 on SQLite]",
+)
 @click.option(
     "--worker-processes",
     default=1,
@@ -32,7 +37,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
-    threads: int,
+    threads: int | None,
     worker_processes: int,
     local_trial: bool,
     no_worker: bool,
@@ -61,7 +66,9 @@ def serve(
         click.echo(f"warning: {NO_GITLAB_WARNING}", err=True)
         worker_processes = 0
     web = [sys.executable, "-m", "rollout_bot", "serve", "--no-worker", "--host", host]
-    web += ["--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+    web += ["--port", str(port), "--workers", str(workers)]
+    if threads is not None:
+        web += ["--threads", str(threads)]
     if local_trial:
         web.append("--local-trial")
     worker_argv = [sys.executable, "-m", "rollout_bot", "worker"]
