@@ -20,7 +20,7 @@ pytest_plugins = ["tests.snowplow_collector.fixtures", "tests.fake_gitlab.fixtur
 
 REPO = Path(__file__).resolve().parent.parent
 # Data written for these tests, so a clone runs them alone; the public reference data
-# (../shared/data) is checked by conformance/, run by ./scripts/conformance.
+# (beside the project, not in it) is checked by conformance/, run by ./scripts/conformance.
 FIXTURES = REPO / "tests" / "fixtures"
 # Every flag type, and the shapes GitLab's files take (comments, quoting, empty values).
 DEFINITIONS = FIXTURES / "feature_flags"

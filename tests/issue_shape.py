@@ -1,8 +1,9 @@
 """The rollout issue's shape as plain data: sections, their steps, the commands steps carry.
 
-`tests/fixtures/rollout_issue_seed.toml` writes down the seed issue's shape (our own data,
-so the suite runs without ../shared); `shape()` reads the same from a rendered issue, so
-tests compare two values. conformance/test_seed_issue.py holds the fixture to the seed.
+`tests/fixtures/rollout_issue_seed.toml` writes down the seed issue's shape (our own
+data, so the suite runs without the public reference data); `shape()` reads the same
+from a rendered issue, so tests compare two values. conformance/test_seed_issue.py holds
+the fixture to the seed.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The folder is laid out as Iglu repositories are, `<vendor>/<name>/jsonschema/<version>.json`.
 The suite reads tests/fixtures/iglu (written for this project: what our payloads must be);
-conformance/ reads the public schemas in ../shared/data/iglu the same way. Their `$schema`
+conformance/ reads the public schemas (the public reference data) the same way. Their `$schema`
 is Iglu's self-describing meta-schema, which a plain validator does not know: the documents
 are used as Draft 4 schemas, as Iglu itself treats them.
 """
