@@ -118,6 +118,12 @@ class BotStack:
         """A worker to drive by hand with run_once(), for deterministic ordering."""
         return build_worker(self.runtime, build_bot(self.runtime))
 
+    def drain(self) -> None:
+        """Process every ready delivery in this thread, one at a time (no worker started)."""
+        worker = self.worker_for_test()
+        while worker.run_once():
+            pass
+
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Until every delivery is done or failed."""
         deadline = time.monotonic() + timeout

@@ -179,9 +179,7 @@ def test_a_box_unticked_before_the_worker_reads_it_does_nothing(database_url: st
         iid = stack.open_issue()
         stack.tick(stack.alice, iid, "enable-non-production-command")
         stack.tick(stack.alice, iid, "enable-non-production-command", checked=False)
-        worker = stack.worker_for_test()
-        while worker.run_once():
-            pass
+        stack.drain()
         assert stack.state("dev") is None
         first, second = stack.bot_notes(iid)
         assert "the box was no longer ticked when the bot read the issue" in first

@@ -28,12 +28,6 @@ def stack(database_url: str) -> Iterator[BotStack]:
         yield running
 
 
-def drain(stack: BotStack) -> None:
-    worker = stack.worker_for_test()
-    while worker.run_once():
-        pass
-
-
 def ticked_delivery(stack: BotStack) -> Delivery:
     (tick,) = [
         d
@@ -79,7 +73,7 @@ def test_a_tick_reported_as_another_users_runs_nothing(stack: BotStack) -> None:
     # The event claims dave (a Developer, allowed on these environments) ticked it.
     payload["user"] = {**payload["user"], "id": stack.dave.id, "username": "dave"}
     replace_with(stack, genuine, payload)
-    drain(stack)
+    stack.drain()
 
     for environment in ("dev", "staging", "staging-ref"):
         assert stack.state(environment) is None
@@ -100,7 +94,7 @@ def test_a_tick_with_no_editor_recorded_runs_nothing(stack: BotStack) -> None:
     payload["object_attributes"]["last_edited_by_id"] = None
     payload["changes"].pop("last_edited_by_id", None)
     replace_with(stack, genuine, payload)
-    drain(stack)
+    stack.drain()
 
     assert stack.state("dev") is None
     (note,) = stack.bot_notes(iid)
@@ -116,7 +110,7 @@ def test_the_editor_from_changes_wins_over_a_stale_attribute(stack: BotStack) ->
     assert payload["changes"]["last_edited_by_id"]["current"] == stack.alice.id
     payload["object_attributes"]["last_edited_by_id"] = stack.dave.id
     replace_with(stack, genuine, payload)
-    drain(stack)
+    stack.drain()
 
     for environment in ("dev", "staging", "staging-ref"):
         assert stack.state(environment) is not None

@@ -45,12 +45,6 @@ def stack(database_url: str, tmp_path: Path) -> Iterator[BotStack]:
         yield running
 
 
-def drain(stack: BotStack) -> None:
-    worker = stack.worker_for_test()
-    while worker.run_once():
-        pass
-
-
 def step_line(stack: BotStack, iid: int, step: str) -> str:
     (task,) = [t for t in parse_tasks(stack.description(iid)) if t.marker == step]
     return task.raw
@@ -97,7 +91,7 @@ def test_a_ticked_copy_in_details_with_another_command_never_runs(stack: BotStac
     set_description(
         stack, stack.dave, iid, stack.description(iid) + details(copy, blank_lines=True)
     )
-    drain(stack)
+    stack.drain()
     description = stack.description(iid)
     numbers = lines_of(description, f"<!-- step:{NON_PRODUCTION} -->")
     assert len(numbers) == 2
@@ -106,7 +100,7 @@ def test_a_ticked_copy_in_details_with_another_command_never_runs(stack: BotStac
     assert f"2 tasks carry this step's hidden marker (lines {numbers[0]}, {numbers[1]})" in pasted
 
     set_description(stack, stack.alice, iid, tick_line(description, numbers[0]))
-    drain(stack)
+    stack.drain()
 
     nothing_changed(stack)
     first, second = stack.bot_notes(iid)
@@ -124,7 +118,7 @@ def test_a_copy_in_details_without_a_blank_line_is_harmless(stack: BotStack) -> 
         stack, stack.dave, iid, stack.description(iid) + details(copy, blank_lines=False)
     )
     stack.tick(stack.dave, iid, NON_PRODUCTION)
-    drain(stack)
+    stack.drain()
 
     for environment in ("dev", "staging", "staging-ref"):
         assert stack.state(environment) == FlagState(boolean=True)
@@ -140,7 +134,7 @@ def test_an_unticked_copy_at_the_end_blocks_the_step_and_other_ticks_still_run(
     iid = stack.open_issue()
     copy = step_line(stack, iid, PRODUCTION).strip()
     set_description(stack, stack.alice, iid, stack.description(iid) + "\n" + copy + "\n")
-    drain(stack)
+    stack.drain()
     assert stack.bot_notes(iid) == []  # an unticked copy changes no box: nothing to say yet
 
     description = stack.description(iid)
@@ -148,7 +142,7 @@ def test_an_unticked_copy_at_the_end_blocks_the_step_and_other_ticks_still_run(
     both = tick_line(description, numbers[0])
     both = tick_line(both, lines_of(both, f"<!-- step:{NON_PRODUCTION} -->")[0])
     set_description(stack, stack.alice, iid, both)
-    drain(stack)
+    stack.drain()
 
     for environment in ("dev", "staging", "staging-ref"):
         assert stack.state(environment) == FlagState(boolean=True)
@@ -172,7 +166,7 @@ def test_a_copy_pasted_before_the_bot_reads_the_issue_stops_the_tick(stack: BotS
     stack.tick(stack.alice, iid, NON_PRODUCTION)
     copy = step_line(stack, iid, NON_PRODUCTION).strip().replace(FLAG, OTHER)
     set_description(stack, stack.alice, iid, stack.description(iid) + "\n" + copy + "\n")
-    drain(stack)
+    stack.drain()
 
     nothing_changed(stack)
     numbers = lines_of(stack.description(iid), f"<!-- step:{NON_PRODUCTION} -->")

@@ -92,9 +92,7 @@ def test_the_worker_checks_the_issue_again(database_url: str) -> None:
         )
         with stack.runtime.engine.begin() as conn:
             conn.execute(sa.delete(rollout_issues))
-        worker = stack.worker_for_test()
-        while worker.run_once():
-            pass
+        stack.drain()
         assert stack.state("dev") is None
         assert "was refused: " + NOT_A_ROLLOUT_ISSUE in stack.bot_notes(iid)[-1]
 

@@ -39,16 +39,10 @@ def stack(database_url: str) -> Iterator[BotStack]:
         yield running
 
 
-def drain(stack: BotStack) -> None:
-    worker = stack.worker_for_test()
-    while worker.run_once():
-        pass
-
-
 def test_the_comment_follows_the_untick_and_reports_it(stack: BotStack) -> None:
     iid = stack.open_issue()
     stack.tick(stack.alice, iid, ACTORS)
-    drain(stack)
+    stack.drain()
     assert not stack.checked(iid, ACTORS)
     (note,) = stack.bot_notes(iid)
     assert "refused, the command still has a placeholder" in note
@@ -65,12 +59,12 @@ def test_the_comment_follows_the_untick_and_reports_it(stack: BotStack) -> None:
 def test_a_refused_tick_ticked_again_later_is_left_to_that_delivery(stack: BotStack) -> None:
     iid = stack.open_issue()
     stack.tick(stack.alice, iid, NON_PRODUCTION)
-    drain(stack)
+    stack.drain()
     # Queued before the worker runs: Dave's refused tick, then Alice's untick and tick.
     stack.tick(stack.dave, iid, PRODUCTION)
     stack.tick(stack.alice, iid, PRODUCTION, checked=False)
     stack.tick(stack.alice, iid, PRODUCTION)
-    drain(stack)
+    stack.drain()
 
     assert stack.state("production") == FlagState(boolean=True)
     assert stack.checked(iid, PRODUCTION)
@@ -110,7 +104,7 @@ def test_a_box_unticked_before_the_bot_gets_to_it_is_reported(stack: BotStack) -
     payload["user"] = {**payload["user"], "id": stack.dave.id, "username": "dave"}
     post(stack, payload)
     stack.tick(stack.alice, iid, NON_PRODUCTION, checked=False)
-    drain(stack)
+    stack.drain()
 
     assert stack.state("dev") is None
     refused, _ = stack.bot_notes(iid)
