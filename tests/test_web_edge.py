@@ -9,14 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from flags.database import make_engine, writer_turn, writer_turn_timeouts
 from gitlab_ops.schema import rollout_issues
+from rollout_bot import database
 from rollout_bot.config import Settings
 from rollout_bot.runtime import open_runtime
 from rollout_bot.server import build
@@ -24,9 +28,11 @@ from templates.steps import set_checked
 from tests.bot_stack import FLAG, bot_stack
 from tests.fixtures.gitlab import WEBHOOKS
 from webhook import inbox
+from webhook.app import create_app
 from webhook.page_auth import MSG_PAGES_OFF
 from webhook.payload import MAX_EVENT_UUID_CHARS
-from webhook.verification import MAX_BODY_BYTES, MAX_KEY_CHARS
+from webhook.receiver import ReceiverConfig
+from webhook.verification import MAX_BODY_BYTES, MAX_KEY_CHARS, Verification
 
 SECRET = "s3cret-token"
 TICKED = "issue_hook_task_ticked.json"
@@ -160,3 +166,54 @@ def test_default_limit_takes_an_issue_hook_at_gitlabs_description_limit(
         assert stack.checked(iid, "enable-non-production-command")
         state = stack.state("dev")
         assert state is not None and state.state == "on"
+
+
+def test_a_delivery_that_waits_past_its_turn_to_write_gets_503_and_nothing_stored(
+    tmp_path: Path,
+) -> None:
+    """The SQLite writer turn is bounded: past it, a 503 (GitLab sends again), no row, a count."""
+    url = f"sqlite:///{tmp_path / 'turn.sqlite3'}"
+    database.upgrade(url)
+    engine = make_engine(url)
+    payload = WEBHOOKS.payload(TICKED)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(rollout_issues).values(
+                project_id=payload["project"]["id"],
+                issue_iid=payload["object_attributes"]["iid"],
+                flag=FLAG,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    receiver = ReceiverConfig(
+        engine=engine, verification=Verification(secret_token=SECRET), store_wait_seconds=0.05
+    )
+    app = create_app(engine, receiver=receiver, dashboard_token="t")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_turn() -> None:
+        with writer_turn(engine):
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_turn)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        before = writer_turn_timeouts()
+        status, body = deliver(app.test_client(), payload)
+        assert status == 503, body
+        assert body["reason"].startswith("not stored, try again: another writer")
+        assert writer_turn_timeouts() == before + 1
+        assert inbox.counts(engine) == {}
+        scrape = app.test_client().get("/metrics", headers={"Authorization": "Bearer t"})
+        assert f"rollout_bot_sqlite_writer_turn_timeouts_total {before + 1}.0" in scrape.text
+    finally:
+        release.set()
+        holder.join()
+    try:
+        status, body = deliver(app.test_client(), payload)
+        assert (status, body["status"]) == (202, "queued")  # the turn is free again
+        assert inbox.counts(engine) == {inbox.PENDING: 1}
+    finally:
+        engine.dispose()

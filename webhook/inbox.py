@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
+from flags.database import SQLITE_BUSY_TIMEOUT_MS, writer_turn
 from webhook.schema import inbox_deliveries as inbox
 
 PENDING = "pending"
@@ -122,6 +123,7 @@ def store(
     issue_iid: int | None,
     event_uuid: str | None,
     payload: str,
+    turn_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000,
 ) -> bool:
     """Store a delivery once, in its own transaction; False for a key stored before.
 
@@ -135,20 +137,21 @@ def store(
         delivery_key, kind, project_id, issue_iid, issue_key(project_id, issue_iid),
         event_uuid, payload, now, PENDING, 0, now,
     )  # fmt: skip
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
+    with writer_turn(engine, turn_timeout):
+        connection = engine.raw_connection()
         try:
-            cursor.execute(sql, params)
-            stored = cursor.rowcount == 1
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                stored = cursor.rowcount == 1
+            finally:
+                cursor.close()
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
         finally:
-            cursor.close()
-        connection.commit()
-    except BaseException:
-        connection.rollback()
-        raise
-    finally:
-        connection.close()
+            connection.close()
     return stored
 
 

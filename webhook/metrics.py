@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from flags.database import writer_turn_timeouts
 from flags.engine import Flags
 from flags.sql_store import SqlStore
 from webhook import inbox
@@ -38,6 +39,12 @@ class InboxCollector(Collector):
         )
         version.add_metric([], SqlStore(self.engine).version())
         yield version
+        turns = CounterMetricFamily(
+            "rollout_bot_sqlite_writer_turn_timeouts",
+            "Writers of this process that gave up waiting for SQLite's write turn",
+        )
+        turns.add_metric([], writer_turn_timeouts())
+        yield turns
 
 
 def registry(engine: Engine, extra: Iterable[Collector] = ()) -> CollectorRegistry:

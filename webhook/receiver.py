@@ -19,6 +19,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from flags.database import SQLITE_BUSY_TIMEOUT_MS, WriterTurnTimeout
 from gitlab_ops.schema import rollout_issues
 from webhook import inbox
 from webhook.classify import classify
@@ -38,6 +39,8 @@ class ReceiverConfig:
     project_ids: Collection[int] | None = None
     bot_user_id: Callable[[], int | None] = lambda: None
     on_queued: Callable[[], None] = lambda: None
+    # How long a delivery waits for its turn to write on SQLite before a 503.
+    store_wait_seconds: float = SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
 # Bound as BIGINT: any id a payload carries (up to 2**63 - 1) is looked up, while an
@@ -106,15 +109,20 @@ def blueprint(config: ReceiverConfig) -> Blueprint:
         )
         if not decision.queue:
             return answer(200, status="ignored", reason=decision.reason)
-        created = inbox.store(
-            config.engine,
-            delivery_key=event.delivery_key,
-            kind=event.kind or "",
-            project_id=event.project_id,
-            issue_iid=event.issue_iid,
-            event_uuid=event.event_uuid,
-            payload=body.decode("utf-8"),
-        )
+        try:
+            created = inbox.store(
+                config.engine,
+                delivery_key=event.delivery_key,
+                kind=event.kind or "",
+                project_id=event.project_id,
+                issue_iid=event.issue_iid,
+                event_uuid=event.event_uuid,
+                payload=body.decode("utf-8"),
+                turn_timeout=config.store_wait_seconds,
+            )
+        except WriterTurnTimeout as exc:
+            log.warning("webhook not stored: %s", exc)
+            return answer(503, status="error", reason=f"not stored, try again: {exc}")
         if created:
             config.on_queued()
         return answer(202, status="queued" if created else "duplicate", reason=decision.reason)
