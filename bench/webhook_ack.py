@@ -3,9 +3,10 @@
 Run as ``.venv/bin/python bench/webhook_ack.py`` from anywhere; it takes about two
 and a half minutes on a 2-core machine.
 
-Three contenders, each served by gunicorn with 2 sync workers on 127.0.0.1, all
-with the gunicorn options `rollout-bot serve` uses (access log on stdout,
-``preload_app``), each log going to a file:
+Three contenders, each served by gunicorn with 2 worker processes on 127.0.0.1 and an
+access log on stdout (``preload_app``), each log going to a file. The ceiling and the
+anchor run gunicorn's default sync worker, as a dozen-line receiver would; ours runs
+as `rollout-bot serve` runs it (``gthread``, its threads per process, short keep-alive):
 
 * **ceiling**: a bare Flask route that answers 200 without reading the body
   (``bench/webhook_ack/ceiling_app.py``). No receiver under this stack is faster.
@@ -23,7 +24,8 @@ every request an 8 KB Issue Hook (the project's task-ticked fixture,
 size, ``changes.description`` differing in one box) with a unique
 ``Idempotency-Key``, so every delivery is new and must be stored. gunicorn's sync
 worker closes the connection after each answer, so wrk reconnects for every
-request; wrk and the servers share the 2 cores, the same for every contender.
+request to the ceiling and the anchor, and keeps its connections to ours; wrk and
+the servers share the 2 cores, the same for every contender.
 
 Rounds alternate ceiling, anchor, ours, ceiling, ... (5 rounds each); every
 round starts the server fresh on a fresh copy of its database, warms it for 1 s,
@@ -591,7 +593,7 @@ def measure_rounds(wrk: str, directory: Path, running: Running) -> tuple[list[Ro
     body_path.write_bytes(body)
     templates = {"ours": prepare_ours(directory), "anchor": prepare_anchor(directory)}
     print(
-        f"webhook_ack: {len(body)}-byte Issue Hook, gunicorn {WORKERS} sync workers, "
+        f"webhook_ack: {len(body)}-byte Issue Hook, gunicorn {WORKERS} worker processes, "
         f"wrk {THREADS} threads x {CONNECTIONS} connections, {ROUNDS} rounds x "
         f"{SECONDS_PER_ROUND} s (after {WARMUP_SECONDS} s warm-up), {os.cpu_count()} cores",
         flush=True,
