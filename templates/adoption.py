@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flags.errors import Refusal
+from templates.adoption_report import AdoptionReport, Inert, Placed
 from templates.markers import STEP_MARKER, marker
 from templates.render import ISSUE_COMMAND_STEP_IDS, IssueValues
 from templates.step_binding import Rendering, recover_values, render_with_shapes
@@ -105,27 +106,6 @@ def flag_from_title(title: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Placed:
-    """A task told for a step: it gets the step's marker."""
-
-    step: str
-    line: int  # from 1, as a person counts
-    text: str
-    ticked: bool
-    command_line: str | None = None
-
-
-@dataclass(frozen=True)
-class Inert:
-    """A line left without a marker, and why: it never runs."""
-
-    line: int  # from 1
-    text: str
-    reason: str
-    other_flag: bool = False
-
-
-@dataclass(frozen=True)
 class Adoption:
     """What adopting a description does: the marked text and what became of each task."""
 
@@ -145,6 +125,15 @@ class Adoption:
     def ticked(self) -> tuple[Placed, ...]:
         """Steps whose box was ticked already: recorded as done, never run."""
         return tuple(p for p in self.placed if p.ticked)
+
+    def report(self) -> AdoptionReport:
+        return AdoptionReport(
+            self.flag,
+            self.placed,
+            self.inert,
+            self.missing,
+            tuple(p.step for p in self.no_command),
+        )
 
     @property
     def no_command(self) -> tuple[Placed, ...]:
