@@ -146,6 +146,8 @@ class Adoption:
     def missing(self) -> tuple[str, ...]:
         """The template's command steps the issue does not have (deleted or unrecognised)."""
         have = {p.step for p in self.placed}
+        # An older template's separate lines stand for today's one line under the same step.
+        have |= {OLDER_COMMAND_STEPS[s][1] + "-command" for s in have if s in OLDER_COMMAND_STEPS}
         return tuple(s for s in self.rendering.shapes if s not in have)
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from templates.render import Markdown, render
+from templates.tasklist import COMMAND_PREFIX
 
 __all__ = ["AdoptionReport", "Inert", "Placed", "adoption_comment", "already_adopted"]
 
@@ -81,6 +82,17 @@ def _cut(text: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "…"
 
 
+def _shown(text: str, command: bool) -> str:
+    """A listed line: a command in a code span (GitLab would take `<x>` for HTML outside
+    one), longer backtick fences around one that holds a backtick; other text as written."""
+    text = _cut(text)
+    if not command:
+        return text
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return Markdown(f"{fence}{pad}{text}{pad}{fence}")
+
+
 def adoption_comment(marker: str, who: str, report: AdoptionReport) -> str:
     """The comment that says what the adoption did: `marker` finds it again on a retry."""
     return render(
@@ -90,11 +102,18 @@ def adoption_comment(marker: str, who: str, report: AdoptionReport) -> str:
         flag=report.flag,
         count=len(report.placed),
         commands=report.commands,
-        ticked=[(p.line, _cut(p.command_line or p.text)) for p in report.ticked],
-        foreign=[(i.line, _cut(i.text), i.reason) for i in report.inert if i.other_flag],
-        unplaced=[(i.line, _cut(i.text), i.reason) for i in report.inert if not i.other_flag],
-        no_command=report.no_command,
-        missing=report.missing,
+        ticked=[
+            (p.line, _shown(p.command_line or p.text, p.command_line is not None))
+            for p in report.ticked
+        ],
+        foreign=[(i.line, _shown(i.text, True), i.reason) for i in report.inert if i.other_flag],
+        unplaced=[
+            (i.line, _shown(i.text, i.text.startswith(COMMAND_PREFIX)), i.reason)
+            for i in report.inert
+            if not i.other_flag
+        ],
+        no_command=[_shown(step, True) for step in report.no_command],
+        missing=[_shown(step, True) for step in report.missing],
     )
 
 
