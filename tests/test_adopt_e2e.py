@@ -20,6 +20,7 @@ from flags.state import FlagState
 from gitlab_ops.adoption import BAD_URL, NOT_A_ROLLOUT_TITLE
 from rollout_bot.cli import main
 from rollout_bot.cli.issue import ALREADY
+from templates.adoption import adopt
 from templates.adoption_report import ALREADY_ADOPTED
 from templates.render import issue_title
 from tests.bot_stack import FLAG, BotStack, bot_stack
@@ -177,3 +178,21 @@ def test_a_url_that_names_no_issue_is_refused(stack: BotStack) -> None:
     bad = f"{stack.fake.web_url}/gitlab-org/gitlab/-/merge_requests/3"
     result = CliRunner(env=stack.env).invoke(main, ["issue", "adopt", bad])
     assert (result.exit_code, result.stderr) == (1, f"error: {BAD_URL.format(url=bad)}\n")
+
+
+def test_markers_written_before_a_crash_are_kept_and_the_issue_recorded(stack: BotStack) -> None:
+    # The bot wrote the markers and died before recording the issue: a new attempt
+    # recognises them as its own, writes nothing, and records the issue.
+    iid = hand_made(stack, "seed")
+    marked = adopt(FLAG, original("seed"), ENVIRONMENTS).text
+    stack.fake.edit_issue_as(stack.bot, stack.project, iid, description=marked)
+    stack.wait_idle()
+    edits = len(stack.fake.requests_to("PUT", rf"/issues/{iid}$"))
+    out = stack.cli("issue", "adopt", url(stack, iid))
+    assert ": adopted for " in out
+    assert stack.description(iid) == marked
+    assert len(stack.fake.requests_to("PUT", rf"/issues/{iid}$")) == edits
+    stack.tick(stack.alice, iid, "enable-non-production-command", checked=False)
+    stack.tick(stack.alice, iid, "enable-non-production-command")
+    stack.wait_updates()
+    assert stack.state("dev") == FlagState(boolean=True)
