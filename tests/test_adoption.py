@@ -220,3 +220,21 @@ def test_a_box_alone_on_its_line_is_listed_unmarked() -> None:
 )
 def test_the_flag_comes_from_the_title(title: str, flag: str | None) -> None:
     assert flag_from_title(title) == flag
+
+
+def test_an_unfilled_flag_placeholder_is_the_issues_flag_and_a_tick_asks_for_it() -> None:
+    line = "feature set <feature-flag-name> true --dev --staging --staging-ref"
+    text = (
+        "- [ ] Enable the feature globally on non-production environments.\n"
+        f"    - [ ] `/chatops run {line}`\n"
+    )
+    adoption = adopt(FLAG, text, ENVIRONMENTS)
+    assert [p.step for p in adoption.placed] == [
+        "enable-non-production",
+        "enable-non-production-command",
+    ]
+    shape = adoption.shapes["enable-non-production-command"]
+    assert shape.flag == FLAG
+    with pytest.raises(Refusal, match="replace <feature-flag-name> with a real value"):
+        step_command(line, shape, ENVIRONMENTS)
+    step_command(line.replace("<feature-flag-name>", FLAG), shape, ENVIRONMENTS)
