@@ -18,7 +18,7 @@ How a task is told for a step:
   ``auto_deploy status`` steps), the one under the task's placed parent wins, else the
   first still free in template order;
 - a task without a command by its text, compared with the template's step texts once
-  links, emphasis and code marks are gone (`difflib`, at least `TEXT_MATCH`), the
+  links, emphasis and code marks are gone (`templates.step_texts`), the
   closest pairs first; equal texts pair up in document order.
 
 A command naming another flag, and a task the bot cannot tell for a step, get no
@@ -30,7 +30,6 @@ nothing runs. Pure: no I/O.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,13 +40,13 @@ from templates.markers import STEP_MARKER, marker
 from templates.render import ISSUE_COMMAND_STEP_IDS, IssueValues
 from templates.step_binding import Rendering, recover_values, render_with_shapes
 from templates.step_shapes import CommandShape, differences, read_shape
+from templates.step_texts import FLAG_PLACEHOLDER, place_texts
 from templates.steps import StepIndex, step_index
 from templates.tasklist import COMMAND_PREFIX, Task, locate_tasks
 
 __all__ = [
     "OLDER_COMMAND_STEPS",
     "OLDER_PLACEHOLDERS",
-    "TEXT_MATCH",
     "Adoption",
     "Inert",
     "Placed",
@@ -63,8 +62,6 @@ OLDER_PLACEHOLDERS = {
     "<merge-commit-of-your-feature>": "<merge-commit-sha>",
 }
 """Placeholders of older template versions, by today's name for the same slot."""
-FLAG_PLACEHOLDER = "<feature-flag-name>"
-"""What the template has where the flag goes; a command still holding it is the issue's."""
 
 _NON_PRODUCTION = "enable-non-production"
 OLDER_COMMAND_STEPS = {
@@ -80,12 +77,6 @@ OLDER_COMMAND_STEPS = {
 }
 """Commands of older template versions that today's template has as one line: each step
 with its command and the step it sits under."""
-
-TEXT_MATCH = 0.75
-"""How alike (difflib's ratio of the plain texts) a task must be to a step to be it."""
-PREFIX_LENGTH = 30
-"""A task's first line this long or longer may match the start of a step's text: older
-templates wrap a step's text over several lines, and a task's text is its first line."""
 
 # Why a line is left inert: user-facing, listed in the adoption comment.
 OTHER_FLAG = "names the flag `{other}`, not this issue's"
@@ -173,7 +164,7 @@ def adopt(flag: str, text: str, environments: Sequence[str]) -> Adoption:
     tasks = [task for task, _ in located]
     defaults = render_with_shapes(IssueValues(flag_name=flag), environments)
     template = step_index(defaults.markdown)
-    steps = _place_texts(flag, tasks, template.unique)
+    steps = place_texts(flag, tasks, template.unique)
     taken = {step: index for index, step in steps.items()}
     parents = _parent_steps(template)
     commands = {**defaults.shapes, **_older_shapes(flag, environments)}
@@ -233,56 +224,6 @@ def _markers_in(text: str) -> str:
 
 
 # --- telling tasks for steps --------------------------------------------------------------
-
-
-def _plain(text: str, flag: str) -> str:
-    """A step's text as a person reads it: no links, emphasis or code marks, one case."""
-    text = re.sub(r"!?\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])", r"\1", text)
-    text = re.sub(r"[`*_]+", "", text.replace(flag, "{flag}").replace(FLAG_PLACEHOLDER, "{flag}"))
-    return " ".join(text.split()).lower()
-
-
-def _place_texts(flag: str, tasks: Sequence[Task], template: Mapping[str, Task]) -> dict[int, str]:
-    """Tasks without a command, paired with the template's steps by text, closest first."""
-    wanted = {
-        step: _plain(task.text, flag)
-        for step, task in template.items()
-        if not step.endswith("-command")
-    }
-    # Closest first; among equal texts (two "Close this rollout issue."), the step at the
-    # same relative place in the template as the task in the issue.
-    pairs: list[tuple[float, float, int, str]] = []
-    for index, task in enumerate(tasks):
-        if task.command_line is not None:
-            continue
-        text = _plain(task.text, flag)
-        for order, (step, expected) in enumerate(wanted.items()):
-            score = _likeness(text, expected)
-            if score >= TEXT_MATCH:
-                distance = abs(index / len(tasks) - order / len(wanted))
-                pairs.append((-score, distance, index, step))
-    placed: dict[int, str] = {}
-    used: set[str] = set()
-    for _, _, index, step in sorted(pairs):
-        if index not in placed and step not in used:
-            placed[index] = step
-            used.add(step)
-    return placed
-
-
-def _likeness(text: str, expected: str) -> float:
-    """difflib's ratio of the two texts, or of the text and as much of the step's text."""
-    score = _ratio(text, expected)
-    if PREFIX_LENGTH <= len(text) < len(expected):
-        score = max(score, _ratio(text, expected[: len(text)]))
-    return score
-
-
-def _ratio(a: str, b: str) -> float:
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if matcher.real_quick_ratio() < TEXT_MATCH or matcher.quick_ratio() < TEXT_MATCH:
-        return 0.0
-    return matcher.ratio()
 
 
 def _with_today_placeholders(line: str, flag: str) -> str:
