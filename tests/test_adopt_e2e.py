@@ -196,3 +196,31 @@ def test_markers_written_before_a_crash_are_kept_and_the_issue_recorded(stack: B
     stack.tick(stack.alice, iid, "enable-non-production-command")
     stack.wait_updates()
     assert stack.state("dev") == FlagState(boolean=True)
+
+
+def test_gitlab_refusing_the_edit_is_answered_and_nothing_recorded(stack: BotStack) -> None:
+    iid = hand_made(stack, "seed")
+    stack.fake.fail_next(1, 403, method="PUT", path=rf"/issues/{iid}$")
+    stack.fake.add_note_as(stack.dave, stack.project, iid, "/rollout-bot adopt")
+    stack.wait_updates()
+    assert stack.description(iid) == original("seed")
+    (answer,) = stack.bot_notes(iid)
+    assert "`/rollout-bot adopt` was refused: editing issue" in answer
+    assert "GitLab answered 403" in answer
+    assert stack.state_notes(iid) == []
+    # Asked again once GitLab takes the edit, it adopts.
+    stack.fake.add_note_as(stack.dave, stack.project, iid, "/rollout-bot adopt")
+    stack.wait_updates()
+    assert MARKER.sub("", stack.description(iid)) == original("seed")
+    assert ":clipboard: @dave made this issue" in stack.bot_notes(iid)[-1]
+
+
+def test_a_timeout_while_adopting_is_retried_and_answered_once(stack: BotStack) -> None:
+    iid = hand_made(stack, "current")
+    stack.fake.fail_next(2, 503, method="PUT", path=rf"/issues/{iid}$")
+    stack.fake.add_note_as(stack.alice, stack.project, iid, "/rollout-bot adopt")
+    stack.wait_updates()
+    assert MARKER.sub("", stack.description(iid)) == original("current")
+    (answer,) = stack.bot_notes(iid)
+    assert ":clipboard: @alice made this issue" in answer
+    assert len(stack.state_notes(iid)) == 1

@@ -22,6 +22,7 @@ from gitlab_ops import issue_updates
 from gitlab_ops.access import DEVELOPER, level_name
 from gitlab_ops.adoption import adopt_issue
 from gitlab_ops.client import GitLab
+from gitlab_ops.errors import GitLabError, TransientGitLabError
 from templates.adoption_report import adoption_comment, already_adopted
 from webhook import lease
 from webhook.comment_ledger import CommentLedger
@@ -71,7 +72,9 @@ class AdoptCommand:
                     request_key=event.delivery_key,
                     before_write=lease.guard,
                 )
-            except Refusal as exc:
+            except TransientGitLabError:
+                raise  # the worker retries the delivery
+            except (Refusal, GitLabError) as exc:  # GitLab refusing the edit for good, too
                 reason = str(exc).rstrip(".")
                 body, note = f"{marker}\n{REFUSED.format(user=user, reason=reason)}\n", "refused"
             else:
