@@ -24,7 +24,8 @@ issue_renderings = sa.Table(
     sa.Column("template_version", sa.Integer, nullable=False),
     # templates.render.IssueValues as JSON: what the bot rendered (or could recover) it with.
     sa.Column("template_values", sa.JSON, nullable=False),
-    # "rendered" when the bot opened the issue, "recovered" by `issue record-steps`.
+    # "rendered" when the bot opened the issue, "recovered" by `issue record-steps`,
+    # "adopted" by `issue adopt` or `/rollout-bot adopt`.
     sa.Column("origin", sa.String(16), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(
@@ -50,3 +51,24 @@ step_shapes = sa.Table(
     ),
 )
 """The command shape each step of a rollout issue may run; a step without a row runs nothing."""
+
+issue_adoptions = sa.Table(
+    "issue_adoptions",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("adopted_by", sa.String(255), nullable=False),
+    # What asked for it: the `/rollout-bot adopt` comment's delivery, or the CLI run; a retry
+    # of the same request answers again from `report` instead of "already adopted".
+    sa.Column("request_key", sa.String(255), nullable=False),
+    # templates.adoption_report.AdoptionReport as JSON: the steps (ticked ones recorded as
+    # done, never run) and the lines left inert.
+    sa.Column("report", sa.JSON, nullable=False),
+    sa.Column("adopted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["project_id", "issue_iid"],
+        ["rollout_issues.project_id", "rollout_issues.issue_iid"],
+        ondelete="CASCADE",
+    ),
+)
+"""Rollout issues opened by hand and adopted by the bot: one row per adopted issue."""

@@ -23,7 +23,7 @@ from templates.render import ISSUE_COMMAND_STEP_IDS
 from templates.step_binding import Rendering, bind, values_to_json
 from templates.step_shapes import CommandShape
 
-Origin = Literal["rendered", "recovered"]
+Origin = Literal["rendered", "recovered", "adopted"]
 
 
 def record(

@@ -58,6 +58,16 @@ def tell_rollout_issue(runtime: Runtime, result: Result, who: str) -> None:
         command=result.command.text.strip(),
         changes=result.changes,
     )
+    post_now(runtime, project_id, iid, flag, url, body, key)
+
+
+def post_now(
+    runtime: Runtime, project_id: int, iid: int, flag: str, url: str, body: str, key: str
+) -> None:
+    """Queue a comment (its body carrying `update_marker(key)`) and a state note refresh,
+    leased to this process, and post them at once; what GitLab does not take stays queued."""
+    settings = runtime.settings
+    assert settings.gitlab_url, "the caller checked ROLLOUT_BOT_GITLAB_URL"
     me = f"{socket.gethostname()}:{os.getpid()}:cli"
     leased = issue_updates.enqueue(
         runtime.engine,

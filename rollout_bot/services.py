@@ -17,6 +17,7 @@ from rollout_bot.config import ConfigError
 from rollout_bot.issue_notice import STATE_NOTE_READER, retry_policy
 from rollout_bot.runtime import Runtime
 from webhook import inbox
+from webhook.adopt_command import AdoptCommand
 from webhook.bot import Bot
 from webhook.comment_ledger import CommentLedger
 from webhook.issue_update_job import IssueUpdateJob, refreshing
@@ -71,13 +72,14 @@ def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
     def context(who: str, source: str, client: GitLab) -> Context:
         return runtime.context(who=who, source=source, resolver=GitLabResolver(client))
 
+    ledger = CommentLedger(runtime.engine)
     return Bot(
         store=runtime.store,
         context=context,
         environments=settings.environments,
         gitlab=make,
         access=access_policy(runtime),
-        comment_ledger=CommentLedger(runtime.engine),
+        comment_ledger=ledger,
         max_steps=settings.max_steps_per_edit,
         bot_user_id=bot_user or BotUser(make),
         flag_of=lambda project_id, iid: issues.flag_of(runtime.engine, project_id, iid),
@@ -85,6 +87,7 @@ def build_bot(runtime: Runtime, bot_user: BotUser | None = None) -> Bot:
         step_shape=lambda project_id, iid, step: step_records.shape_of(
             runtime.engine, project_id, iid, step
         ),
+        adopt=AdoptCommand(runtime.engine, runtime.registry, settings.environments, ledger),
     )
 
 

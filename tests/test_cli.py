@@ -160,7 +160,7 @@ def test_definitions_validate_defaults_to_the_projects_own(cli: CliRunner) -> No
 def test_db_upgrade_is_idempotent(cli: CliRunner) -> None:
     result = invoke(cli, "db", "upgrade")
     head = database.head_revision()
-    assert head is not None and head.startswith("000")
+    assert head is not None and head[:4].isdigit()
     assert result.exit_code == 0 and f"database at revision {head}" in result.output
 
 

@@ -42,6 +42,7 @@ from webhook.classify import (
     IGNORED_OWN_EVENT,
     IGNORED_SYSTEM_NOTE,
     IGNORED_UNHANDLED_KIND,
+    QUEUED_ADOPT_COMMAND,
     QUEUED_CHATOPS_COMMAND,
     QUEUED_DESCRIPTION_CHANGE,
     Decision,
@@ -912,7 +913,7 @@ def test_arbitrary_json_objects_never_make_accessors_or_classify_raise(
 
 def test_reasons_are_distinct() -> None:
     names = [n for n in vars(classify_module) if n.startswith(("QUEUED_", "IGNORED_"))]
-    assert len(ALL_REASONS) == len(names) == 15
+    assert len(ALL_REASONS) == len(names) == 16
 
 
 def test_handled_kinds() -> None:
@@ -1018,6 +1019,28 @@ def classify_cases(samples: Deliveries) -> list[Any]:
         ("note-other-project", NOTE, None, note(COMMAND), {"project_ids": {note_project + 1}},
          False, IGNORED_OTHER_PROJECT),
         ("note-no-issue", NOTE, None, note(COMMAND, (("issue",), ...)), {}, False,
+         IGNORED_NO_ISSUE),
+        # Adopting is asked on an issue that is no rollout issue yet: never looked up.
+        ("adopt", NOTE, None, note("/rollout-bot adopt"),
+         {"is_rollout_issue": lambda _project, _iid: False}, True, QUEUED_ADOPT_COMMAND),
+        ("adopt-backticks-case", NOTE, None, note("`/Rollout-Bot  adopt`\nplease"), {}, True,
+         QUEUED_ADOPT_COMMAND),
+        ("adopt-second-line", NOTE, None, note("hi\n/rollout-bot adopt"), {}, False,
+         IGNORED_NOT_A_COMMAND),
+        ("adopt-more-words", NOTE, None, note("/rollout-bot adopt now"), {}, False,
+         IGNORED_NOT_A_COMMAND),
+        ("adopt-edited", NOTE, None,
+         note("/rollout-bot adopt", (("object_attributes", "action"), "update")), {}, False,
+         IGNORED_NOTE_EDITED),
+        ("adopt-system-note", NOTE, None,
+         note("/rollout-bot adopt", (("object_attributes", "system"), True)), {}, False,
+         IGNORED_SYSTEM_NOTE),
+        ("adopt-on-mr", NOTE, None,
+         note("/rollout-bot adopt", (("object_attributes", "noteable_type"), "MergeRequest")),
+         {}, False, IGNORED_NOT_ON_ISSUE),
+        ("adopt-by-bot", NOTE, None, note("/rollout-bot adopt"), {"bot_user_id": note_actor},
+         False, IGNORED_OWN_EVENT),
+        ("adopt-no-issue", NOTE, None, note("/rollout-bot adopt", (("issue",), ...)), {}, False,
          IGNORED_NO_ISSUE),
     ]  # fmt: skip
     return [pytest.param(*case[1:], id=case[0]) for case in cases]

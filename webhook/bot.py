@@ -65,6 +65,8 @@ class Bot:
     # (project id, iid, step) -> the command shape recorded for the step; None runs nothing.
     step_shape: Callable[[int, int, str], CommandShape | None] = lambda project_id, iid, step: None
     max_steps: int = 50  # ticked steps one edit may run (ROLLOUT_BOT_MAX_STEPS_PER_EDIT)
+    # Answers `/rollout-bot adopt` (`webhook.adopt_command`); None: such comments are ignored.
+    adopt: Callable[[Event, GitLab], str] | None = None
 
     def handle(self, delivery: Delivery) -> str:
         """Process a delivery; returns a short note of what was done (for logs)."""
@@ -78,6 +80,8 @@ class Bot:
         if own is not None and event.user_id == own:
             return "ignored: the bot's own event"
         client = self.gitlab(delivery.event_uuid)
+        if event.is_issue_note and event.adopt_requested:
+            return "ignored: adopting is off" if self.adopt is None else self.adopt(event, client)
         if event.is_issue_note:
             return self._comment_command(event, client)
         return self._ticks(event, client)

@@ -23,6 +23,7 @@ rollout issue may be confidential, so both are handled."""
 # Decision reasons: what the receiver logs and the tests assert against.
 QUEUED_DESCRIPTION_CHANGE: Final = "issue description changed"
 QUEUED_CHATOPS_COMMAND: Final = "comment runs a chatops command"
+QUEUED_ADOPT_COMMAND: Final = "comment asks to adopt the issue"
 IGNORED_UNHANDLED_KIND: Final = "event kind not handled"
 IGNORED_OTHER_PROJECT: Final = "project not watched"
 IGNORED_NO_ACTOR: Final = "event names no user"
@@ -77,6 +78,12 @@ def classify(
 
     if event.kind in ISSUE_KINDS:
         reason, queued = _issue_refusal(event), QUEUED_DESCRIPTION_CHANGE
+    elif event.adopt_requested:
+        # Asked on an issue that is not a rollout issue yet: that is the point.
+        reason = _note_refusal(event, command_needed=False)
+        if reason is None and (event.project_id is None or event.issue_iid is None):
+            reason = IGNORED_NO_ISSUE
+        return Decision(reason is None, reason or QUEUED_ADOPT_COMMAND)
     else:
         reason, queued = _note_refusal(event), QUEUED_CHATOPS_COMMAND
     if reason is not None:
@@ -102,7 +109,7 @@ def _issue_refusal(event: Event) -> str | None:
     return None
 
 
-def _note_refusal(event: Event) -> str | None:
+def _note_refusal(event: Event, *, command_needed: bool = True) -> str | None:
     if not event.is_issue_note:
         return IGNORED_NOT_ON_ISSUE
     if event.is_system_note:
@@ -111,6 +118,6 @@ def _note_refusal(event: Event) -> str | None:
         # Editing a comment must not run its command again. `action` is absent before
         # GitLab 16.11, when only a new comment triggered the hook.
         return IGNORED_NOTE_EDITED
-    if event.chatops_command is None:
+    if command_needed and event.chatops_command is None:
         return IGNORED_NOT_A_COMMAND
     return None

@@ -14,6 +14,8 @@ from typing import Any, Final
 from flags.grammar import CHATOPS_PREFIX
 from webhook.verification import Verification, delivery_key, verify
 
+ADOPT_COMMAND: Final = "/rollout-bot adopt"
+"""The comment that asks the bot to adopt the issue it is on."""
 MAX_ID: Final = 2**63 - 1
 """GitLab's ids are PostgreSQL ``bigint``; a larger number names nothing GitLab has, and
 SQLite and the drivers cannot bind it, so it reads as no id at all."""
@@ -172,6 +174,15 @@ class Event:
         if not CHATOPS_PREFIX.match(first_line.strip("`").strip()):
             return None
         return first_line
+
+    @property
+    def adopt_requested(self) -> bool:
+        """An issue comment whose first line is `ADOPT_COMMAND` (backticks allowed, any case)."""
+        body = self.note_body
+        if body is None:
+            return False
+        first_line = body.split("\n", 1)[0].strip().strip("`").strip()
+        return " ".join(first_line.split()).lower() == ADOPT_COMMAND
 
 
 def _get(value: object, *path: str) -> object:

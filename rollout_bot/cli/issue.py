@@ -152,3 +152,71 @@ def issue_record_steps() -> None:
             click.echo(line.format(step=step, why=why))
     if any(report.status == "unreadable" for report in reports):
         sys.exit(1)
+
+
+# What `issue adopt` says.
+ADOPTED = (
+    "{url}: adopted for `{flag}`: {count} step(s) marked, {ticked} already ticked "
+    "(recorded as done, not run), {inert} line(s) left inert"
+)
+ALREADY = "{url}: already a rollout issue of `{flag}`; nothing changed"
+CLI_ADOPTER = "a terminal (`rollout-bot issue adopt`)"
+
+
+@issue_group.command("adopt")
+@click.argument("issue_url")
+def issue_adopt(issue_url: str) -> None:
+    """Make ISSUE_URL, a rollout issue opened by hand from GitLab's template, a control panel.
+
+    The bot inserts its hidden step markers and nothing else, records the steps' commands
+    as for the issues it opens (ticked boxes as done, not run), and comments what it
+    recognised and which lines it left inert. Adopting again changes nothing.
+    """
+    from gitlab_ops import issue_updates
+    from gitlab_ops.adoption import adopt_issue, parse_issue_url
+    from gitlab_ops.client import GitLab
+    from gitlab_ops.errors import GitLabError
+    from rollout_bot.issue_notice import post_now
+    from templates.adoption_report import adoption_comment
+    from templates.state_note import update_marker
+
+    runtime = open_cli_runtime()
+    settings = runtime.settings
+    try:
+        if not settings.gitlab_url:
+            fail("adopting an issue needs ROLLOUT_BOT_GITLAB_URL and ROLLOUT_BOT_GITLAB_TOKEN")
+        path, iid = parse_issue_url(issue_url)
+        client = GitLab(settings.gitlab_url, settings.gitlab_token)
+        project_id = client.project_id(path)
+        key = issue_updates.new_key()
+        adopted = adopt_issue(
+            runtime.engine,
+            client,
+            project_id,
+            iid,
+            registry=runtime.registry,
+            environments=settings.environments,
+            who=CLI_ADOPTER,
+            request_key=f"cli:{key}",
+        )
+        if adopted.report is None:
+            click.echo(ALREADY.format(url=adopted.web_url, flag=adopted.flag))
+            return
+        body = adoption_comment(update_marker(key), CLI_ADOPTER, adopted.report)
+        post_now(runtime, project_id, iid, adopted.flag, adopted.web_url, body, key)
+    except (Refusal, GitLabError) as exc:
+        fail(str(exc))
+    finally:
+        runtime.engine.dispose()
+    report = adopted.report
+    click.echo(
+        ADOPTED.format(
+            url=adopted.web_url,
+            flag=adopted.flag,
+            count=len(report.placed),
+            ticked=len(report.ticked),
+            inert=len(report.inert),
+        )
+    )
+    for item in report.inert:
+        click.echo(f"  line {item.line}: {item.text}: {item.reason}")
