@@ -186,9 +186,15 @@ def summary(series: Sequence[Series], hours: Sequence[tuple[dt.datetime, int]] |
                 f"{_percent_text(one.initial.percent)} by default."
             )
             continue
-        steps = " → ".join(_percent_text(p.percent) for p in (one.initial, *one.points))
-        last = one.points[-1]
-        text = f"{one.environment}: {steps}; {len(one.points)} changes, the last at "
+        values = [one.initial.percent]
+        for point in one.points:
+            if point.percent != values[-1]:
+                values.append(point.percent)
+        steps = " → ".join(_percent_text(value) for value in values)
+        last, count = one.points[-1], len(one.points)
+        text = (
+            f"{one.environment}: {steps}; {count} change{'' if count == 1 else 's'}, the last at "
+        )
         text += utc_text(last.at)
         if last.targets:
             text += f"; {last.targets} actors or groups on"
@@ -199,7 +205,8 @@ def summary(series: Sequence[Series], hours: Sequence[tuple[dt.datetime, int]] |
     if hours:
         peak_hour, peak = max(hours, key=lambda item: item[1])
         lines.append(
-            f"Tracked events: {total} in {len(hours)} hours with events, at most {peak} "
+            f"Tracked events: {total} in {len(hours)} hour{'' if len(hours) == 1 else 's'} "
+            f"with events, at most {peak} "
             f"in one hour (from {utc_text(peak_hour)})."
         )
     else:
