@@ -137,3 +137,15 @@ def test_times_read_in_utc_with_how_long_ago() -> None:
     assert ago(T0, T0) == "just now"
     assert ago(T0, T0 + dt.timedelta(days=1)) == "1 day ago"
     assert ago(T0 + dt.timedelta(seconds=30), T0) == "in 30 seconds"
+
+
+def test_many_hours_are_summed_into_buckets_that_fit_the_width() -> None:
+    hours = [(T0 + dt.timedelta(hours=h), 1 + h % 3) for h in range(chart.MAX_BARS * 2 + 1)]
+    buckets = chart.bucketed(hours)
+    assert {size for _, _, size in buckets} == {3}
+    assert len(buckets) <= chart.MAX_BARS
+    assert sum(events for _, events, _ in buckets) == sum(events for _, events in hours)
+    assert buckets[1] == (T0 + dt.timedelta(hours=3), 1 + 2 + 3, 3)
+    drawn = chart.draw([], hours, T0)
+    assert drawn.hours_per_bar == 3 and len(drawn.bars) == len(buckets)
+    assert chart.bucketed(hours[:5]) == [(hour, events, 1) for hour, events in hours[:5]]

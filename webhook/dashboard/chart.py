@@ -34,6 +34,9 @@ STYLES = (
     ("#17becf", "1 2"),
 )
 HOUR = dt.timedelta(hours=1)
+# More bars than this would be thinner than a pixel (and a page of markup): hours are
+# then summed into buckets of equal size, the smallest that fits.
+MAX_BARS = 240
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class Chart:
     y_ticks: tuple[Tick, ...]
     lines: tuple[Line, ...]
     bars: tuple[Bar, ...]
-    events_max: int
+    events_max: int  # the largest bar's events
+    hours_per_bar: int
     start: dt.datetime
     end: dt.datetime
 
@@ -96,6 +100,23 @@ def domain(
     end = max(ends)
     span = max(end - start, dt.timedelta(seconds=10))
     return start - span * PAD, end + span * PAD
+
+
+def bucketed(
+    hours: Sequence[tuple[dt.datetime, int]],
+) -> list[tuple[dt.datetime, int, int]]:
+    """(first hour, events, hours per bucket): one bucket per hour while they fit in
+    MAX_BARS, else buckets of `size` hours counted from the first hour."""
+    if not hours:
+        return []
+    first = aware(hours[0][0])
+    count = int((aware(hours[-1][0]) - first) / HOUR) + 1
+    size = -(-count // MAX_BARS)  # ceiling division
+    sums: dict[int, int] = {}
+    for hour, events in hours:
+        index = int((aware(hour) - first) / HOUR) // size
+        sums[index] = sums.get(index, 0) + events
+    return [(first + HOUR * size * index, sums[index], size) for index in sorted(sums)]
 
 
 def _tick_format(span: dt.timedelta) -> str:
@@ -141,20 +162,24 @@ def draw(
         text = " ".join(f"{a},{b}" for a, b in coords)
         lines.append(Line(one.environment, color, dash, text, tuple(markers)))
 
-    events_max = max((events for _, events in hours), default=0)
+    buckets = bucketed(hours)
+    size = buckets[0][2] if buckets else 1
+    events_max = max((events for _, events, _ in buckets), default=0)
     bars = []
-    for hour, events in hours:
-        left, right = x(max(aware(hour), start)), x(min(aware(hour) + HOUR, end))
+    for first, events, _ in buckets:
+        last = aware(first) + HOUR * size
+        left, right = x(max(aware(first), start)), x(min(last, end))
         height = 0.0 if not events_max else events / events_max * (EVENTS_BOTTOM - EVENTS_TOP)
+        span = "the hour" if size == 1 else f"the {size} hours"
         bars.append(
             Bar(
                 x=left,
                 y=round(EVENTS_BOTTOM - height, 2),
                 width=round(max(right - left, 1.0), 2),
                 height=round(height, 2),
-                hour=aware(hour).isoformat(),
+                hour=aware(first).isoformat(),
                 events=events,
-                title=f"{events} events in the hour from {utc_text(hour)}",
+                title=f"{events} events in {span} from {utc_text(first)}",
             )
         )
 
@@ -165,7 +190,9 @@ def draw(
         for i in range(X_TICKS)
     )
     y_ticks = tuple(Tick(y(p, 0), _percent_text(p)) for p in (0, 25, 50, 75, 100))
-    return Chart(WIDTH, HEIGHT, x_ticks, y_ticks, tuple(lines), tuple(bars), events_max, start, end)
+    return Chart(
+        WIDTH, HEIGHT, x_ticks, y_ticks, tuple(lines), tuple(bars), events_max, size, start, end
+    )
 
 
 def _marker(environment: str, point: Point, px: float, py: float) -> Marker:
