@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flags.schema import flag_audit
-from flags.sql_store import SqlStore
+from flags.sql_store import SqlStore, audit_record
 from flags.store import AuditRecord, Snapshot
 from gitlab_ops.schema import rollout_issues
 from tracking import sent_counts
@@ -40,24 +40,7 @@ def last_changes(engine: Engine) -> dict[str, AuditRecord]:
     query = sa.select(flag_audit).where(flag_audit.c.id.in_(newest.scalar_subquery()))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return {
-        row.feature: AuditRecord(
-            id=row.id,
-            at=aware(row.at),
-            environment=row.environment,
-            flag=row.feature,
-            action=row.action,
-            gate=row.gate,
-            before=row.before,
-            after=row.after,
-            who=row.who,
-            source=row.source,
-            user_id=row.user_id,
-            delivery=row.delivery,
-            command=row.command,
-        )
-        for row in rows
-    }
+    return {row.feature: audit_record(row) for row in rows}
 
 
 def issue_urls(engine: Engine, flag: str | None = None) -> dict[str, str]:
