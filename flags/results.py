@@ -145,7 +145,7 @@ def _history_line(r: AuditRecord) -> str:
     who = r.who if r.user_id is None else f"{r.who} (user {r.user_id})"
     line = (
         f"{r.at.isoformat(timespec='seconds')}  {r.environment}  {r.action} {r.gate}: "
-        f"{_audit_value(r.before)} -> {_audit_value(r.after)}  by {who} ({r.source})"
+        f"{audit_value(r.before)} -> {audit_value(r.after)}  by {who} ({r.source})"
     )
     if r.delivery:
         line += f"  delivery {r.delivery}"
@@ -156,7 +156,8 @@ def _history_line(r: AuditRecord) -> str:
     return line
 
 
-def _audit_value(value: Any) -> str:
+def audit_value(value: Any) -> str:
+    """A gate value of an audit row in words; None is "default" (never set there)."""
     if value is None:
         return "default"
     if isinstance(value, dict):

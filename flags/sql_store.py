@@ -248,21 +248,23 @@ class SqlStore:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            AuditRecord(
-                id=row.id,
-                at=_aware(row.at),
-                environment=row.environment,
-                flag=row.feature,
-                action=row.action,
-                gate=row.gate,
-                before=row.before,
-                after=row.after,
-                who=row.who,
-                source=row.source,
-                user_id=row.user_id,
-                delivery=row.delivery,
-                command=row.command,
-            )
-            for row in rows
-        ]
+        return [audit_record(row) for row in rows]
+
+
+def audit_record(row: Any) -> AuditRecord:
+    """A `flag_audit` row as the record it was written from."""
+    return AuditRecord(
+        id=row.id,
+        at=_aware(row.at),
+        environment=row.environment,
+        flag=row.feature,
+        action=row.action,
+        gate=row.gate,
+        before=row.before,
+        after=row.after,
+        who=row.who,
+        source=row.source,
+        user_id=row.user_id,
+        delivery=row.delivery,
+        command=row.command,
+    )

@@ -201,4 +201,12 @@ def test_metrics_and_dashboard(stack: BotStack) -> None:
     assert page.status_code == 200
     issue_url = stack.fake.issue_json(stack.project, iid)["web_url"]
     assert f'<a href="{issue_url}">' in page.text
-    assert "<td>on</td><td>on</td><td>on</td><td>off</td>" in page.text.replace("\n", "")
+    flags = requests.get(f"{base}/api/flags", headers=DASHBOARD_AUTH, timeout=10).json()
+    (row,) = [row for row in flags["flags"] if row["name"] == FLAG]
+    assert {env: state["state"] for env, state in row["states"].items()} == {
+        "dev": "on",
+        "staging": "on",
+        "staging-ref": "on",
+        "production": "off",
+    }
+    assert row["rollout_issue_url"] == issue_url

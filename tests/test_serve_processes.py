@@ -153,7 +153,7 @@ def test_a_chunked_body_over_the_limit_is_refused_while_reading(web: tuple[str, 
     assert ignored_delivery(base).status_code == 200  # and it still serves
 
 
-@pytest.mark.parametrize("path", ["/", "/metrics"])
+@pytest.mark.parametrize("path", ["/", "/metrics", "/health", "/api/flags", "/api/health"])
 def test_private_pages_need_the_dashboard_token(web: tuple[str, int], path: str) -> None:
     base, _ = web
     refused = requests.get(f"{base}{path}", timeout=SANITY_SECONDS)

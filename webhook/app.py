@@ -26,11 +26,15 @@ def create_app(
     collectors: Iterable[Collector] = (),
     dashboard_token: str | None = None,
 ) -> Flask:
-    """``dashboard_token`` guards `/` and `/metrics`; None turns them off (404)."""
+    """``dashboard_token`` guards the dashboard (`/`, `/flags/NAME`, `/health`, `/api/*`)
+    and `/metrics`; None turns them off (404)."""
     app = Flask(__name__)
     app.config.update(config or {})
     if receiver is not None:
         app.register_blueprint(blueprint(receiver))
+    app.register_blueprint(
+        dashboard.blueprint(engine, registry or Registry(), environments, dashboard_token)
+    )
     scrape = metrics.exposition(metrics.registry(engine, collectors))
 
     @app.get("/metrics")
@@ -39,13 +43,6 @@ def create_app(
         if refused is not None:
             return refused
         return Response(scrape(), mimetype=None, content_type=metrics.CONTENT_TYPE)
-
-    @app.get("/")
-    def dashboard_page() -> Response | str:
-        refused = page_auth.refusal(dashboard_token)
-        if refused is not None:
-            return refused
-        return dashboard.page(engine, registry or Registry(), environments)
 
     @app.get("/healthz")
     def healthz() -> tuple[Any, int]:

@@ -1,0 +1,166 @@
+"""The dashboard's routes through the Flask test client, on SQLite and PostgreSQL:
+the token, bad input, the grid's JSON twin, a flag's history, the bot's health."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from flags.database import make_engine
+from flags.definitions import configured_roots, load
+from rollout_bot.cli import main
+from tests.dashboard_scene import DEFINITIONS_ENV
+from webhook import inbox
+from webhook.app import create_app
+from webhook.dashboard.grid import INCONSISTENT
+from webhook.dashboard.routes import MSG_BAD_NAME, MSG_LONG_FILTER, MSG_UNKNOWN
+
+TOKEN = "pages-t0ken"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PAGES = ["/", "/flags/comment_audit_log", "/health", "/api/flags", "/api/health"]
+PAGES += ["/api/flags/comment_audit_log/history"]
+
+
+@dataclass
+class Pages:
+    client: FlaskClient
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> str:
+        result = CliRunner(env=self.env).invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+
+@pytest.fixture
+def pages(database_url: str) -> Iterator[Pages]:
+    engine = make_engine(database_url)
+    registry = load(configured_roots(DEFINITIONS_ENV))
+    app = create_app(engine, registry=registry, dashboard_token=TOKEN)
+    env = {"ROLLOUT_BOT_DATABASE_URL": database_url, **DEFINITIONS_ENV}
+    yield Pages(app.test_client(), env)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_answers_401_without_the_token_and_200_with_it(pages: Pages, path: str) -> None:
+    assert pages.client.get(path).status_code == 401
+    assert pages.client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert pages.client.get(path, headers=AUTH).status_code == 200
+
+
+def test_without_a_configured_token_the_pages_are_off(database_url: str) -> None:
+    engine = make_engine(database_url)
+    client = create_app(engine).test_client()
+    try:
+        for path in PAGES:
+            assert client.get(path, headers=AUTH).status_code == 404
+    finally:
+        engine.dispose()
+
+
+def test_bad_input_gets_one_line_and_changes_nothing(pages: Pages) -> None:
+    bad = pages.client.get("/flags/Not-A-Flag", headers=AUTH)
+    assert bad.status_code == 404
+    assert bad.text == MSG_BAD_NAME.format(name="Not-A-Flag") + "\n"
+    unknown = pages.client.get("/api/flags/no_such_flag/history", headers=AUTH)
+    assert unknown.status_code == 404
+    assert unknown.json == {"error": MSG_UNKNOWN.format(name="no_such_flag")}
+    long = "x" * 256
+    assert pages.client.get(f"/?q={long}", headers=AUTH).text == MSG_LONG_FILTER + "\n"
+    assert pages.client.get(f"/api/flags?q={long}", headers=AUTH).status_code == 400
+    assert json.loads(pages.cli("feature", "history", "comment_audit_log", "--json")) == []
+
+
+def test_the_grid_twin_lists_states_last_changes_and_inconsistent_flags(pages: Pages) -> None:
+    pages.cli("feature", "set", "comment_audit_log", "true", "--dev", "--staging")
+    pages.cli(
+        "feature", "set", "webhook_fast_ack", "false", "--staging",
+        "--ignore-feature-flag-consistency-check",
+    )  # fmt: skip
+    pages.cli(
+        "feature", "set", "issue_template_v2", "true", "--ignore-feature-flag-consistency-check"
+    )  # fmt: skip
+
+    listing = pages.client.get("/api/flags", headers=AUTH).json
+    rows = {row["name"]: row for row in listing["flags"]}
+    assert listing["environments"] == ["dev", "staging", "staging-ref", "production"]
+    assert sorted(rows) == load(configured_roots(DEFINITIONS_ENV)).names()
+    audit = rows["comment_audit_log"]
+    assert {env: s["text"] for env, s in audit["states"].items()} == {
+        "dev": "on",
+        "staging": "on",
+        "staging-ref": "off (default)",
+        "production": "off (default)",
+    }
+    assert audit["last_change"]["environment"] == "staging"
+    assert audit["inconsistency"] is None
+    # Default-on in production while staging was turned off; and forced on in production.
+    assert rows["webhook_fast_ack"]["inconsistency"] == INCONSISTENT.format(production="fully")
+    assert rows["issue_template_v2"]["inconsistency"] == INCONSISTENT.format(production="fully")
+    assert rows["dashboard_flag_search"]["last_change"] is None
+
+    filtered = pages.client.get("/api/flags?q=WEBHOOK", headers=AUTH).json
+    assert [row["name"] for row in filtered["flags"]] == [
+        "webhook_auto_disable",
+        "webhook_fast_ack",
+    ]
+    html = pages.client.get("/?q=webhook", headers=AUTH).text
+    assert html.count('class="inconsistent"') == 1
+    assert "<script>" in html and 'value="webhook"' in html
+
+
+def test_a_flags_history_twin_is_feature_history_with_the_chart_data(pages: Pages) -> None:
+    pages.cli("feature", "set", "comment_audit_log", "true", "--staging")
+    pages.cli("feature", "set", "comment_audit_log", "25", "--actors")
+    pages.cli("feature", "delete", "comment_audit_log")
+
+    twin = pages.client.get("/api/flags/comment_audit_log/history", headers=AUTH).json
+    history = json.loads(pages.cli("feature", "history", "comment_audit_log", "--json"))
+    assert [{k: v for k, v in row.items() if k != "link"} for row in twin["history"]] == history
+    series = {s["environment"]: s for s in twin["series"]}
+    assert [p["percent"] for p in series["production"]["points"]] == [25, 0]
+    assert [p["at"] for p in series["staging"]["points"]] == [history[-1]["at"]]
+    assert twin["events_per_hour"] == []  # only the tracking flag has them
+    page = pages.client.get("/flags/comment_audit_log", headers=AUTH).text
+    assert page.count('class="point"') == 3
+    assert "rect" not in page  # no events panel for this flag
+    assert "feature set comment_audit_log 25 --actors" in page
+
+
+def test_health_lists_failed_deliveries_with_the_retry_command(
+    pages: Pages, database_url: str
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        for key in ("a", "b"):
+            inbox.store(
+                engine,
+                delivery_key=key,
+                kind="issue",
+                project_id=1,
+                issue_iid=2,
+                event_uuid=None,
+                payload="{}",
+            )
+        claimed = inbox.claim(engine, "w1", lease=30)
+        assert claimed is not None
+        inbox.fail(engine, claimed.id, "w1", error="GitLab said 403 <forbidden>")
+    finally:
+        engine.dispose()
+
+    twin = pages.client.get("/api/health", headers=AUTH).json
+    assert twin["inbox"]["counts"] == {"pending": 1, "processing": 0, "done": 0, "failed": 1}
+    assert twin["inbox"]["oldest_waiting"] is not None
+    (failure,) = twin["inbox"]["failures"]
+    assert failure["retry"] == f"rollout-bot inbox retry {claimed.id}"
+    assert twin["tracking"]["outbox"]["waiting"] == 0
+    page = pages.client.get("/health", headers=AUTH).text
+    assert "GitLab said 403 &lt;forbidden&gt;" in page  # escaped
+    assert f"<code>rollout-bot inbox retry {claimed.id}</code>" in page
+    assert "rollout-bot inbox retry --failed" in page
