@@ -12,16 +12,20 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from webhook.dashboard import svg_marks
+
 
 @functools.cache
 def environment() -> Environment:
-    return Environment(
+    made = Environment(
         loader=PackageLoader("webhook.dashboard", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    made.globals.update(svg_point=svg_marks.point, svg_bar=svg_marks.bar)
+    return made
 
 
 def page(name: str, **context: Any) -> str:
