@@ -294,6 +294,13 @@ def later(engine: Engine, delivery_key: str) -> list[Delivery]:
         return [_delivery(row) for row in conn.execute(query)]
 
 
+def failed_ids(engine: Engine) -> list[int]:
+    """Every failed delivery's id, oldest first: what `inbox retry --failed` queues again."""
+    query = sa.select(inbox.c.id).where(inbox.c.status == FAILED).order_by(inbox.c.id)
+    with engine.connect() as conn:
+        return list(conn.scalars(query))
+
+
 def retry(engine: Engine, delivery_id: int) -> Delivery:
     """Queue a failed delivery again, from its first attempt."""
     with engine.begin() as conn:
