@@ -1,10 +1,11 @@
 """Posting one queued issue update to GitLab, safe to repeat, with the retry bound.
 
-A comment carries its update's hidden marker and is posted only if no comment
-has it. A state note refresh renders the flag's state as `feature get` reads
-it at posting time, finds the bot's own note by its marker (creating it the
-first time, or again if a person deleted it) and edits it only if its text
-differs, so a repeated refresh writes nothing.
+A comment carries its update's hidden marker and is posted only if none of the
+issue's newest notes has it (a bounded look, `GitLab.has_note_containing`). A
+state note refresh renders the flag's state as `feature get` reads it at posting
+time, finds the bot's own note by its marker among the newest notes (creating it
+the first time, or again if a person deleted it or it sank past the look) and
+edits it only if its text differs, so a repeated refresh writes nothing.
 
 Retries are the queue's, as the inbox's are: a `Retry-After` GitLab sent is waited
 out (capped, `gitlab_ops.retry.delay_after`) as one attempt, and the lease is
