@@ -7,7 +7,7 @@ Pure over a mapping of path -> text, so the same plan serves the local
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,14 +69,20 @@ def definition_files(files: Mapping[str, str], flag: str) -> list[str]:
     )
 
 
-def plan(files: Mapping[str, str], flag: str) -> RemovalPlan:
-    """What removing `flag` from these files takes."""
+def plan(
+    files: Mapping[str, str],
+    flag: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> RemovalPlan:
+    """What removing `flag` from these files takes; `progress(done, total)` counts files."""
+    report = progress or _unheard
     definitions = definition_files(files, flag)
     definition_path = definitions[0] if definitions else None
     definition = None
     if definition_path is not None:
         definition, _ = parse(definition_path, files[definition_path])
-    results = rewrite_project(files, flag)
+    results = rewrite_project(files, flag, progress=lambda done, _: report(done, len(files)))
     rewritten = {path: r.code for path, r in results.items() if r.changed}
     leftovers = [leftover for r in results.values() for leftover in r.leftovers]
     # Mentions outside Python (YAML, JS, docs) are for a person to look at.
@@ -85,12 +91,18 @@ def plan(files: Mapping[str, str], flag: str) -> RemovalPlan:
         for path, text in files.items()
         if path not in results and path != definition_path
     }
-    usage = scan(remaining, {flag: definition_path or ""})
+    settled = len(files) - len(remaining)
+    usage = scan(
+        remaining,
+        {flag: definition_path or ""},
+        progress=lambda done, _: report(settled + done, len(files)),
+    )
     leftovers += [
         Leftover(ref.path, ref.line, "the flag's name is mentioned here")
         for ref in usage.of(flag)
         if ref.path not in definitions
     ]
+    report(len(files), len(files))
     return RemovalPlan(
         flag,
         definition_path,
@@ -98,3 +110,7 @@ def plan(files: Mapping[str, str], flag: str) -> RemovalPlan:
         rewritten,
         sorted(leftovers, key=lambda item: (item.path, item.line)),
     )
+
+
+def _unheard(done: int, total: int) -> None:
+    """Nobody asked how far the plan is."""

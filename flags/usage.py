@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -113,11 +113,17 @@ def _is_python(path: str) -> bool:
     return path.endswith((".py", ".pyi"))
 
 
-def scan(files: Mapping[str, str], definitions: Mapping[str, str]) -> Usage:
+def scan(
+    files: Mapping[str, str],
+    definitions: Mapping[str, str],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Usage:
     """References in `files` (path -> text) to flags; `definitions` maps name -> definition path.
 
     To check that a deleted definition left no reference, include its name (and its
-    old path) in `definitions`.
+    old path) in `definitions`. `progress(done, total)` hears of each file read, so a
+    CLI over a large checkout can show that it is moving.
     """
     own = {name: _normal(path) for name, path in definitions.items()}
     references: set[Reference] = set()
@@ -135,7 +141,9 @@ def scan(files: Mapping[str, str], definitions: Mapping[str, str]) -> Usage:
     if spellings:
         alternatives = "|".join(re.escape(s) for s in sorted(spellings, key=len, reverse=True))
         word = re.compile(rf"(?<![A-Za-z0-9_])(?:{alternatives})(?![A-Za-z0-9_])")
-        for path, text in files.items():
+        for done, (path, text) in enumerate(files.items(), start=1):
+            if progress is not None:
+                progress(done, len(files))
             normal = _normal(path)
             for number, line in enumerate(text.splitlines(), start=1):
                 for match in word.finditer(line):
@@ -143,6 +151,8 @@ def scan(files: Mapping[str, str], definitions: Mapping[str, str]) -> Usage:
                     if own[name] == normal or (path, number, name) in evaluated:
                         continue
                     references.add(Reference(path, number, name, "mention"))
+    if progress is not None:
+        progress(len(files), len(files))
     return Usage(tuple(sorted(references)), dict(definitions))
 
 

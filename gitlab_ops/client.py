@@ -16,8 +16,9 @@ as asked (`gitlab_ops.http_session` reads the header).
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,7 +31,14 @@ from gitlab_ops import http_session
 from gitlab_ops.errors import GitLabError, TransientGitLabError, UnknownTarget
 from gitlab_ops.retry import RetryLater
 
+log = logging.getLogger(__name__)
+
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Looking for the bot's own marker reads the newest notes, this many pages of
+# NOTES_PER_PAGE (GitLab's largest page): bounded, so its cost does not grow with
+# the issue's history. A marker is looked for right after it may have been posted.
+NOTES_PER_PAGE: Final = 100
+MARKER_LOOK_PAGES: Final = 3
 NO_ACCESS = 0
 ACCESS_LEVELS = {
     "guest": 10,
@@ -171,31 +179,55 @@ class GitLab:
             raise translate_error(exc, f"closing issue {project_id}#{iid}") from exc
 
     def has_note_containing(self, project_id: int, iid: int, text: str) -> bool:
-        try:
-            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
-            for note in issue.notes.list(iterator=True, sort="desc", order_by="created_at", **ONCE):
-                if text in str(note.body):
-                    return True
-        except GITLAB_ERRORS as exc:
-            raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
+        """Whether one of the issue's newest notes (`MARKER_LOOK_PAGES` pages) contains
+        `text`: the bot looks for its own marker right after it may have posted, so the
+        look is newest first and bounded, whatever the issue's history."""
+        for note in self._newest_notes(project_id, iid, MARKER_LOOK_PAGES * NOTES_PER_PAGE):
+            if text in str(note.body):
+                return True
         return False
 
     def recent_note_containing(
-        self, project_id: int, iid: int, text: str, *, look: int = 100
+        self, project_id: int, iid: int, text: str, *, look: int = NOTES_PER_PAGE
     ) -> int | None:
-        """The id of a note containing `text` among the issue's `look` newest: one request,
-        whatever the issue's history (for a rerun that may have posted just before)."""
-        try:
-            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
-            notes = issue.notes.list(
-                get_all=False, page=1, per_page=look, sort="desc", order_by="created_at", **ONCE
-            )
-        except GITLAB_ERRORS as exc:
-            raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
-        for note in notes:
+        """The id of a note containing `text` among the issue's `look` newest: one request
+        for the default look, whatever the issue's history (for a rerun that may have
+        posted just before)."""
+        for note in self._newest_notes(project_id, iid, look):
             if text in str(note.body):
                 return int(note.id)
         return None
+
+    def _newest_notes(self, project_id: int, iid: int, limit: int) -> Iterator[Any]:
+        """The issue's notes, newest first, at most `limit`: page by page, stopping at the
+        first page that ends the history. Hitting the bound is logged, since a marker
+        older than it is not seen (the caller then posts or creates again)."""
+        per_page = min(NOTES_PER_PAGE, limit)
+        seen = 0
+        try:
+            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
+            for page in range(1, -(-limit // per_page) + 1):
+                notes = issue.notes.list(
+                    get_all=False,
+                    page=page,
+                    per_page=per_page,
+                    sort="desc",
+                    order_by="created_at",
+                    **ONCE,
+                )
+                for note in notes[: limit - seen]:
+                    seen += 1
+                    yield note
+                if len(notes) < per_page:
+                    return
+        except GITLAB_ERRORS as exc:
+            raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
+        log.warning(
+            "looked for a marker in the newest %d notes of %s#%s only (the bound)",
+            seen,
+            project_id,
+            iid,
+        )
 
     def create_note(self, project_id: int, iid: int, body: str) -> int:
         try:
@@ -206,20 +238,17 @@ class GitLab:
         return int(note.id)
 
     def own_note_containing(self, project_id: int, iid: int, text: str) -> tuple[int, str] | None:
-        """The oldest note of this client's own user containing `text`: (id, body).
+        """The newest note of this client's own user containing `text`, among the issue's
+        newest `MARKER_LOOK_PAGES` pages: (id, body).
 
         Only the client's own notes count: a person quoting the bot's marker in a
         comment of theirs must not make the bot edit (or fail to edit) that comment.
         """
         own_id, _ = self.current_user()
-        try:
-            issue = self.gl.projects.get(project_id, lazy=True).issues.get(iid, lazy=True)
-            for note in issue.notes.list(iterator=True, sort="asc", order_by="created_at", **ONCE):
-                author = getattr(note, "author", None) or {}
-                if int(author.get("id", -1)) == own_id and text in str(note.body):
-                    return int(note.id), str(note.body)
-        except GITLAB_ERRORS as exc:
-            raise translate_error(exc, f"reading comments of {project_id}#{iid}") from exc
+        for note in self._newest_notes(project_id, iid, MARKER_LOOK_PAGES * NOTES_PER_PAGE):
+            author = getattr(note, "author", None) or {}
+            if int(author.get("id", -1)) == own_id and text in str(note.body):
+                return int(note.id), str(note.body)
         return None
 
     def update_note(self, project_id: int, iid: int, note_id: int, body: str) -> None:

@@ -1,11 +1,12 @@
 """The durable queue of what the bot owes rollout issues: comments and state note refreshes.
 
 A flag change commits first, then queues its updates here, so GitLab being down
-loses none: a worker posts them later, retrying with backoff. The queue works
-like the webhook inbox (leases, one issue at a time in id order, many issues in
-parallel, `FOR UPDATE SKIP LOCKED` on PostgreSQL). A state note refresh holds
-no text: it renders the state when it is posted, so one pending refresh per
-issue is enough and later requests coalesce into it.
+loses none: a worker posts them later, retrying with backoff. It is the same
+lease queue as the webhook inbox (`gitlab_ops.lease_queue`: one issue at a time
+in id order, many issues in parallel, leases on the database's clock, renewed
+while an update is posted). A state note refresh holds no text: it renders the
+state when it is posted, so one pending refresh per issue is enough and later
+requests coalesce into it.
 
 A process that wants to post its own updates at once (the CLI) enqueues them
 already leased to itself, so no worker races it for them; when an earlier
@@ -24,17 +25,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+# Re-exported: callers of the queue name its statuses through it.
+from gitlab_ops.lease_queue import DONE as DONE
+from gitlab_ops.lease_queue import FAILED as FAILED
+from gitlab_ops.lease_queue import OPEN as OPEN
+from gitlab_ops.lease_queue import PENDING as PENDING
+from gitlab_ops.lease_queue import PROCESSING as PROCESSING
+from gitlab_ops.lease_queue import STATUSES as STATUSES
+from gitlab_ops.lease_queue import LeaseQueue, clock, utcnow
 from gitlab_ops.update_schema import issue_updates as updates
 
-PENDING = "pending"
-PROCESSING = "processing"
-DONE = "done"
-FAILED = "failed"
-OPEN = (PENDING, PROCESSING)
-STATUSES = (PENDING, PROCESSING, DONE, FAILED)
+# Claimed, a refresh may render before a later change: let a new refresh queue.
+QUEUE = LeaseQueue(updates, on_claim={"coalesce_key": None})
 
 COMMENT = "comment"
 STATE_NOTE = "state_note"
+# Seconds an update stays leased to a worker without a renewal.
+DEFAULT_LEASE = 60.0
 
 
 @dataclass(frozen=True)
@@ -50,10 +57,6 @@ class IssueUpdate:
     status: str
     attempts: int
     last_error: str | None
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def new_key() -> str:
@@ -99,7 +102,7 @@ def enqueue(
     comment_key: str | None = None,
     event_uuid: str | None = None,
     lease_to: str | None = None,
-    lease: float = 60.0,
+    lease: float = DEFAULT_LEASE,
 ) -> list[IssueUpdate]:
     """Queue a comment (if given) and a state note refresh, in one transaction.
 
@@ -122,15 +125,12 @@ def enqueue(
             "flag": flag,
             "event_uuid": event_uuid,
             "created_at": now,
-            "next_attempt_at": now,
+            # Compared with the database's clock by the claim, so set by it too.
+            "next_attempt_at": clock(conn.dialect.name),
         }
         if leased:
-            common.update(
-                status=PROCESSING,
-                attempts=1,
-                locked_by=lease_to,
-                locked_until=now + dt.timedelta(seconds=lease),
-            )
+            assert lease_to is not None
+            common.update(QUEUE.leased(conn, lease_to, lease))
         else:
             common.update(status=PENDING, attempts=0)
         ids: list[int] = []
@@ -155,100 +155,32 @@ def claim(
     engine: Engine, worker: str, *, lease: float, now: dt.datetime | None = None
 ) -> IssueUpdate | None:
     """Lease the next update this worker may post, or None when none is ready."""
-    now = now or utcnow()
-    earlier = updates.alias("earlier")
-    ready = sa.or_(
-        sa.and_(updates.c.status == PENDING, updates.c.next_attempt_at <= now),
-        sa.and_(updates.c.status == PROCESSING, updates.c.locked_until < now),
-    )
-    blocked = (
-        sa.select(earlier.c.id)
-        .where(
-            earlier.c.issue_key == updates.c.issue_key,
-            earlier.c.id < updates.c.id,
-            earlier.c.status.in_(OPEN),
-        )
-        .exists()
-    )
-    candidate = sa.select(updates.c.id).where(ready, ~blocked).order_by(updates.c.id).limit(1)
-    if engine.dialect.name == "postgresql":
-        candidate = candidate.with_for_update(skip_locked=True, of=updates)
-    statement = (
-        sa.update(updates)
-        .where(updates.c.id == candidate.scalar_subquery())
-        .values(
-            status=PROCESSING,
-            locked_by=worker,
-            locked_until=now + dt.timedelta(seconds=lease),
-            attempts=updates.c.attempts + 1,
-            # Claimed, it may render before a later change: let a new refresh queue.
-            coalesce_key=None,
-        )
-        .returning(*updates.c)
-    )
-    with engine.begin() as conn:
-        row = conn.execute(statement).first()
+    row = QUEUE.claim(engine, worker, lease=lease, now=now)
     return None if row is None else _update(row)
 
 
-def _finish(engine: Engine, update_id: int, worker: str, **values: Any) -> bool:
-    # Fenced by locked_by, as in the inbox: a reclaimed lease is the new owner's.
-    with engine.begin() as conn:
-        result = conn.execute(
-            sa.update(updates)
-            .where(
-                updates.c.id == update_id,
-                updates.c.locked_by == worker,
-                updates.c.status == PROCESSING,
-            )
-            .values(**values)
-        )
-    return result.rowcount == 1
+def renew(engine: Engine, update_id: int, worker: str, *, lease: float) -> bool:
+    """Extend a lease its owner still holds; False once another worker claimed it."""
+    return QUEUE.renew(engine, update_id, worker, lease=lease)
 
 
 def complete(engine: Engine, update_id: int, worker: str) -> bool:
-    return _finish(engine, update_id, worker, status=DONE, finished_at=utcnow(), locked_until=None)
+    return QUEUE.complete(engine, update_id, worker)
 
 
 def reschedule(
     engine: Engine, update_id: int, worker: str, *, error: str | None, delay: float
 ) -> bool:
-    return _finish(
-        engine,
-        update_id,
-        worker,
-        status=PENDING,
-        next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
-        last_error=error,
-        locked_by=None,
-        locked_until=None,
-    )
+    return QUEUE.reschedule(engine, update_id, worker, error=error, delay=delay)
 
 
 def release(engine: Engine, update_id: int, worker: str) -> bool:
     """Give back a leased update that was not tried: due now, the lease's attempt undone."""
-    return _finish(
-        engine,
-        update_id,
-        worker,
-        status=PENDING,
-        attempts=updates.c.attempts - 1,
-        next_attempt_at=utcnow(),
-        locked_by=None,
-        locked_until=None,
-    )
+    return QUEUE.release(engine, update_id, worker)
 
 
 def fail(engine: Engine, update_id: int, worker: str, *, error: str) -> bool:
-    return _finish(
-        engine,
-        update_id,
-        worker,
-        status=FAILED,
-        last_error=error,
-        finished_at=utcnow(),
-        locked_until=None,
-    )
+    return QUEUE.fail(engine, update_id, worker, error=error)
 
 
 def listing(
@@ -262,8 +194,4 @@ def listing(
 
 
 def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(updates.c.status, sa.func.count()).group_by(updates.c.status)
-        ).all()
-    return {status: int(n) for status, n in rows}
+    return QUEUE.counts(engine)

@@ -8,6 +8,7 @@ archive), and is opened only for a flag on for everyone in production.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flags.definition_edit import with_default_enabled
@@ -95,12 +96,14 @@ def open_cleanup(
     *,
     production: EnvironmentState | None,
     limits: ArchiveLimits = DEFAULT_LIMITS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Opened:
     """Open (or find) the merge request removing `flag`.
 
     `production` is the flag's state there (`fully_on.production_state`);
     anything but on for everyone is refused. None skips that check: only a
-    person's explicit `--force` passes it.
+    person's explicit `--force` passes it. `progress(done, total)` counts the files
+    planned, the long part.
     """
     if production is not None:
         refusal = not_fully_on(flag, production, repo.path)
@@ -111,7 +114,7 @@ def open_cleanup(
     if existing is not None:
         return Opened(existing, created=False)
     sha, files = _read_default_branch(repo, flag, limits)
-    removal = plan(files, flag)
+    removal = plan(files, flag, progress=progress)
     if not repo.branch_exists(branch):
         if removal.empty:
             raise Refusal(

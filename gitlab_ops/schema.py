@@ -9,8 +9,8 @@ metadata = sa.MetaData()
 rollout_issues = sa.Table(
     "rollout_issues",
     metadata,
-    sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("project_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("issue_iid", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("flag", sa.String(255), nullable=False),
     sa.Column("web_url", sa.String(1024), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -19,8 +19,8 @@ rollout_issues = sa.Table(
 issue_renderings = sa.Table(
     "issue_renderings",
     metadata,
-    sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("project_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("issue_iid", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("template_version", sa.Integer, nullable=False),
     # templates.render.IssueValues as JSON: what the bot rendered (or could recover) it with.
     sa.Column("template_values", sa.JSON, nullable=False),
@@ -39,8 +39,8 @@ issue_renderings = sa.Table(
 step_shapes = sa.Table(
     "step_shapes",
     metadata,
-    sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("project_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("issue_iid", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("step", sa.String(255), primary_key=True),
     # templates.step_shapes.CommandShape as JSON.
     sa.Column("shape", sa.JSON, nullable=False),
@@ -55,8 +55,8 @@ step_shapes = sa.Table(
 issue_adoptions = sa.Table(
     "issue_adoptions",
     metadata,
-    sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("project_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("issue_iid", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("adopted_by", sa.String(255), nullable=False),
     # What asked for it: the `/rollout-bot adopt` comment's delivery, or the CLI run; a retry
     # of the same request answers again from `report` instead of "already adopted".

@@ -13,8 +13,8 @@ issue_updates = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     # Unique per update: a comment carries it as a hidden marker, so it is posted once.
     sa.Column("key", sa.String(64), nullable=False, unique=True),
-    sa.Column("project_id", sa.Integer, nullable=False),
-    sa.Column("issue_iid", sa.Integer, nullable=False),
+    sa.Column("project_id", sa.BigInteger, nullable=False),
+    sa.Column("issue_iid", sa.BigInteger, nullable=False),
     # One issue at a time, in order: updates of one issue_key are posted in id order.
     sa.Column("issue_key", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # comment | state_note

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flags.state import FlagState
 from gitlab_ops.client import GitLab
 from gitlab_ops.errors import TransientGitLabError
+from gitlab_ops.lease import Lease, LeaseLost
 from gitlab_ops.retry import RetryLater
 from templates.steps import set_checked
 from templates.tasklist import parse_tasks
@@ -22,7 +23,6 @@ from tests.bot_stack import FLAG, BotStack, bot_stack
 from tests.fake_gitlab import RecordedRequest
 from webhook import comments, inbox
 from webhook.inbox import Delivery
-from webhook.lease import Lease, LeaseLost
 from webhook.schema import inbox_deliveries
 
 MEMBERS = r"/members/all/\d+$"

@@ -14,6 +14,7 @@ from gitlab_ops import fully_on
 from rollout_bot.cli import main
 from tests.conftest import DEFINITIONS
 from tests.fake_gitlab import MAINTAINER, FakeGitLab, Project
+from tests.terminal import run_on_terminal
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -158,6 +159,18 @@ def test_cleanup_mr_opens_for_a_fully_on_flag(cli: Cli, flag: str, setup: list[s
     (mr,) = cli.project.merge_requests.values()
     assert out == f"opened {cli.fake.web_url}/{PROJECT}/-/merge_requests/{mr.iid}\n"
     assert mr.title == f"[Feature flag] Cleanup `{flag}`"
+
+
+def test_cleanup_mr_draws_progress_only_on_a_terminal(cli: Cli) -> None:
+    cli.ok("feature", "set", FLAG, "true", "--dev", "--staging", "--staging-ref", "--production")
+    piped = cli.run("cleanup", "mr", FLAG, "--project", PROJECT)
+    (mr,) = cli.project.merge_requests.values()
+    assert piped.exit_code == 0 and piped.stderr == ""
+    assert piped.stdout == f"opened {cli.fake.web_url}/{PROJECT}/-/merge_requests/{mr.iid}\n"
+    shown = run_on_terminal(["cleanup", "mr", ON_BY_DEFAULT, "--project", PROJECT], cli.env)
+    assert shown.code == 0 and shown.stdout.startswith(f"opened {cli.fake.web_url}/{PROJECT}/")
+    assert f"planning the removal of {ON_BY_DEFAULT}" in shown.terminal
+    assert "100%" in shown.terminal
 
 
 def test_force_opens_it_for_a_flag_that_is_off(cli: Cli) -> None:

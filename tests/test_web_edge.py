@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from flags.database import make_engine, writer_turn, writer_turn_timeouts
+from gitlab_ops import issue_updates
 from gitlab_ops.schema import rollout_issues
 from rollout_bot import database
 from rollout_bot.config import Settings
@@ -30,7 +31,7 @@ from tests.fixtures.gitlab import WEBHOOKS
 from webhook import inbox
 from webhook.app import create_app
 from webhook.page_auth import MSG_PAGES_OFF
-from webhook.payload import MAX_EVENT_UUID_CHARS
+from webhook.payload import MAX_EVENT_UUID_CHARS, MSG_ID_OUT_OF_RANGE
 from webhook.receiver import ReceiverConfig
 from webhook.verification import MAX_BODY_BYTES, MAX_KEY_CHARS, Verification
 
@@ -89,13 +90,16 @@ def with_value(path: tuple[str, ...], value: object) -> dict[str, Any]:
     [("project", "id"), ("object_attributes", "iid"), ("user", "id")],
     ids=["project-id", "iid", "user-id"],
 )
-def test_ids_outside_64_bits_are_ignored_not_a_500(
+def test_ids_outside_64_bits_are_a_400_not_a_500(
     client: tuple[FlaskClient, sa.Engine], path: tuple[str, ...], value: int
 ) -> None:
     app, engine = client
     status, body = deliver(app, with_value(path, value))
-    assert status == 200, body
-    assert body["status"] == "ignored"
+    assert status == 400, body
+    assert body == {
+        "status": "rejected",
+        "reason": MSG_ID_OUT_OF_RANGE.format(field=".".join(path)),
+    }
     assert inbox.counts(engine) == {}
 
 
@@ -107,6 +111,40 @@ def test_the_largest_64_bit_ids_are_looked_up_not_a_500(
     payload["object_attributes"]["iid"] = 2**63 - 1
     status, body = deliver(app, payload)
     assert (status, body["status"]) == (200, "ignored")  # no such rollout issue
+
+
+def test_the_largest_64_bit_ids_round_trip(client: tuple[FlaskClient, sa.Engine]) -> None:
+    app, engine = client
+    largest = 2**63 - 1
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(rollout_issues).values(
+                project_id=largest, issue_iid=largest, flag=FLAG, created_at=dt.datetime.now(dt.UTC)
+            )
+        )
+    payload = with_value(("project", "id"), largest)
+    payload["object_attributes"]["iid"] = largest
+    status, body = deliver(app, payload)
+    assert (status, body["status"]) == (202, "queued")
+    claimed = inbox.claim(engine, "test", lease=30)
+    assert claimed is not None
+    assert (claimed.project_id, claimed.issue_iid) == (largest, largest)
+    issue_updates.enqueue(engine, largest, largest, FLAG, comment="hello")
+    assert {(u.project_id, u.issue_iid) for u in issue_updates.listing(engine)} == {
+        (largest, largest)
+    }
+    with engine.connect() as conn:
+        recorded = conn.execute(
+            sa.select(rollout_issues.c.project_id, rollout_issues.c.issue_iid).where(
+                rollout_issues.c.flag == FLAG, rollout_issues.c.project_id == largest
+            )
+        ).all()
+    assert [tuple(row) for row in recorded] == [(largest, largest)]
+    payload["object_attributes"]["iid"] = largest + 1
+    status, body = deliver(app, payload)
+    assert status == 400 and body["reason"] == MSG_ID_OUT_OF_RANGE.format(
+        field="object_attributes.iid"
+    )
 
 
 @pytest.mark.parametrize("header", ["Idempotency-Key", "webhook-id"])

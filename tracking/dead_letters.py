@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from tracking.schema import outbox
 from tracking.sent_counts import table_and_op
+
+# Rows requeued per transaction by `requeue`.
+REQUEUE_BATCH = 500
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -91,23 +94,41 @@ def listed(conn: Connection, limit: int) -> list[DeadLetter]:
     return letters
 
 
-def requeue(engine: Engine, ids: Sequence[int] | None) -> list[int]:
-    """Make these dead letters (None: all) due again; the ids that were dead letters."""
+def requeue(
+    engine: Engine,
+    ids: Sequence[int] | None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[int]:
+    """Make these dead letters (None: all) due again; the ids that were dead letters.
+
+    Requeued `REQUEUE_BATCH` at a time, each batch its own transaction, so a large
+    backlog neither holds one long write lock (the senders claim from this table)
+    nor leaves `progress(done, total)` silent until the end.
+    """
     now = dt.datetime.now(dt.UTC)
     dead = outbox.c.dead_at.is_not(None)
     where = dead if ids is None else sa.and_(dead, outbox.c.id.in_(list(ids)))
-    with engine.begin() as conn:
-        requeued = conn.scalars(
-            sa.update(outbox)
-            .where(where)
-            .values(
-                dead_at=None,
-                attempts=0,
-                next_attempt_at=None,
-                requeued_at=now,
-                locked_by=None,
-                locked_until=None,
-            )
-            .returning(outbox.c.id)
-        ).all()
+    with engine.connect() as conn:
+        chosen = list(conn.scalars(sa.select(outbox.c.id).where(where).order_by(outbox.c.id)))
+    requeued: list[int] = []
+    for start in range(0, len(chosen), REQUEUE_BATCH):
+        batch = chosen[start : start + REQUEUE_BATCH]
+        with engine.begin() as conn:
+            requeued += conn.scalars(
+                sa.update(outbox)
+                # Still dead: a row requeued by someone else meanwhile is theirs.
+                .where(dead, outbox.c.id.in_(batch))
+                .values(
+                    dead_at=None,
+                    attempts=0,
+                    next_attempt_at=None,
+                    requeued_at=now,
+                    locked_by=None,
+                    locked_until=None,
+                )
+                .returning(outbox.c.id)
+            ).all()
+        if progress is not None:
+            progress(start + len(batch), len(chosen))
     return sorted(requeued)

@@ -7,7 +7,7 @@ again, so every effect is keyed by the delivery:
 - the comment is recorded before it is posted and its note id after
   (`webhook.comment_once`); it carries `<!-- rollout-bot:delivery=KEY -->`, which
   only a rerun after a crash in between looks for;
-- before each GitLab write the delivery's lease is checked (`webhook.lease`);
+- before each GitLab write the delivery's lease is checked (`gitlab_ops.lease`);
 - an edit ticking more than `max_steps` steps runs none (one comment says why).
 - unticking a refused step flips one box, remembers what became of it, and only
   then comments, saying so (`webhook.untick`).
@@ -27,13 +27,14 @@ from flags.commands import AlreadyRun, Context, execute
 from flags.errors import Refusal
 from flags.grammar import FeatureCommand
 from flags.store import Store
+from gitlab_ops import lease
 from gitlab_ops.access import AccessPolicy, level_name
 from gitlab_ops.chatops import Command, parse
 from gitlab_ops.client import GitLab
 from templates.step_shapes import CommandShape
 from templates.steps import EdgeKind, diff, display_lines, step_index
 from templates.tasklist import Task
-from webhook import bot_actions, comments, lease, untick
+from webhook import bot_actions, comments, untick
 from webhook.comment_ledger import CommentLedger
 from webhook.comment_once import comment_once
 from webhook.inbox import Delivery

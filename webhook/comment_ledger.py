@@ -7,7 +7,7 @@ note id is written once GitLab answers. Only a rerun that finds the intent
 without a note id (a crash or a lost answer in between) has to ask GitLab
 whether the note landed, and it looks at one page of the newest notes, not the
 issue's whole history. Running the delivery at all needs its lease
-(`webhook.lease`), so two workers never post at the same time.
+(`gitlab_ops.lease`), so two workers never post at the same time.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from gitlab_ops import lease
 from gitlab_ops.client import GitLab
-from webhook import comments, lease
+from webhook import comments
 from webhook.comment_ledger import FRESH, POSTED, CommentLedger
 
 

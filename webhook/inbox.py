@@ -1,18 +1,10 @@
 """The durable inbox: deliveries live in the database until a worker is done with them.
 
-A worker claims the oldest ready delivery of an issue that has no earlier
-delivery still open, so one issue's deliveries run in arrival order while other
-issues run in parallel. A claim is a lease: a worker that dies leaves its
-delivery to be claimed again when the lease runs out. The claim is one
-`UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, so any
-number of workers and `serve` processes share one inbox (SQLite serializes the
-statement; PostgreSQL skips rows another claim holds).
-
-Lease times are the database's: on PostgreSQL `now()` (workers on hosts whose
-clocks disagree still agree on when a lease ran out); SQLite is a file on this
-host, so its clock is this host's. A worker renews its lease while it runs a
-delivery (`renew`, `webhook.lease`), and every write after the claim is fenced
-by the owner's name.
+Claiming, leases and their renewal are the shared queue's (`gitlab_ops.lease_queue`):
+one issue's deliveries run in arrival order, other issues in parallel, a worker
+that dies leaves its delivery to the next claim once its lease runs out, and the
+lease is measured by the database's clock. Storing a delivery is this module's own
+hot path (`store`).
 """
 
 from __future__ import annotations
@@ -28,13 +20,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
 from flags.database import SQLITE_BUSY_TIMEOUT_MS, writer_turn
+
+# Re-exported: callers of the inbox name its statuses and clock through it.
+from gitlab_ops.lease_queue import DONE as DONE
+from gitlab_ops.lease_queue import FAILED as FAILED
+from gitlab_ops.lease_queue import OPEN as OPEN
+from gitlab_ops.lease_queue import PENDING as PENDING
+from gitlab_ops.lease_queue import PROCESSING as PROCESSING
+from gitlab_ops.lease_queue import LeaseQueue
+from gitlab_ops.lease_queue import utcnow as utcnow
 from webhook.schema import inbox_deliveries as inbox
 
-PENDING = "pending"
-PROCESSING = "processing"
-DONE = "done"
-FAILED = "failed"
-OPEN = (PENDING, PROCESSING)
+QUEUE = LeaseQueue(inbox)
 
 
 class InboxError(Exception):
@@ -68,10 +65,6 @@ class Delivery:
             "received_at": self.received_at.isoformat(),
             "last_error": self.last_error,
         }
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def aware(value: dt.datetime) -> dt.datetime:
@@ -159,107 +152,29 @@ def issue_key(project_id: int | None, issue_iid: int | None) -> str:
     return f"{project_id}#{issue_iid}"
 
 
-def _clock(engine: Engine, now: dt.datetime | None = None) -> Any:
-    """The current time as the lease arithmetic sees it: `now` when a test passes one."""
-    if now is None and engine.dialect.name == "postgresql":
-        return sa.func.now()
-    return now or utcnow()
-
-
-def _after(clock: Any, seconds: float) -> Any:
-    if isinstance(clock, dt.datetime):
-        return clock + dt.timedelta(seconds=seconds)
-    return clock + sa.literal(dt.timedelta(seconds=seconds), sa.Interval())
-
-
 def claim(
     engine: Engine, worker: str, *, lease: float, now: dt.datetime | None = None
 ) -> Delivery | None:
     """Lease the next delivery this worker may run, or None when none is ready."""
-    now = _clock(engine, now)
-    earlier = inbox.alias("earlier")
-    ready = sa.or_(
-        sa.and_(inbox.c.status == PENDING, inbox.c.next_attempt_at <= now),
-        sa.and_(inbox.c.status == PROCESSING, inbox.c.locked_until < now),
-    )
-    blocked = (
-        sa.select(earlier.c.id)
-        .where(
-            earlier.c.issue_key == inbox.c.issue_key,
-            earlier.c.id < inbox.c.id,
-            earlier.c.status.in_(OPEN),
-        )
-        .exists()
-    )
-    candidate = sa.select(inbox.c.id).where(ready, ~blocked).order_by(inbox.c.id).limit(1)
-    if engine.dialect.name == "postgresql":
-        candidate = candidate.with_for_update(skip_locked=True, of=inbox)
-    statement = (
-        sa.update(inbox)
-        .where(inbox.c.id == candidate.scalar_subquery())
-        .values(
-            status=PROCESSING,
-            locked_by=worker,
-            locked_until=_after(now, lease),
-            attempts=inbox.c.attempts + 1,
-        )
-        .returning(*inbox.c)
-    )
-    with engine.begin() as conn:
-        row = conn.execute(statement).first()
+    row = QUEUE.claim(engine, worker, lease=lease, now=now)
     return None if row is None else _delivery(row)
-
-
-def _finish(engine: Engine, delivery_id: int, worker: str, **values: Any) -> bool:
-    # Fenced by locked_by: a worker whose lease ran out and was reclaimed must
-    # not overwrite what the new owner does.
-    with engine.begin() as conn:
-        result = conn.execute(
-            sa.update(inbox)
-            .where(
-                inbox.c.id == delivery_id,
-                inbox.c.locked_by == worker,
-                inbox.c.status == PROCESSING,
-            )
-            .values(**values)
-        )
-    return result.rowcount == 1
 
 
 def renew(engine: Engine, delivery_id: int, worker: str, *, lease: float) -> bool:
     """Extend a lease its owner still holds; False once another worker claimed it."""
-    return _finish(engine, delivery_id, worker, locked_until=_after(_clock(engine), lease))
+    return QUEUE.renew(engine, delivery_id, worker, lease=lease)
 
 
 def complete(engine: Engine, delivery_id: int, worker: str) -> bool:
-    return _finish(
-        engine, delivery_id, worker, status=DONE, finished_at=utcnow(), locked_until=None
-    )
+    return QUEUE.complete(engine, delivery_id, worker)
 
 
 def reschedule(engine: Engine, delivery_id: int, worker: str, *, error: str, delay: float) -> bool:
-    return _finish(
-        engine,
-        delivery_id,
-        worker,
-        status=PENDING,
-        next_attempt_at=_after(_clock(engine), delay),
-        last_error=error,
-        locked_by=None,
-        locked_until=None,
-    )
+    return QUEUE.reschedule(engine, delivery_id, worker, error=error, delay=delay)
 
 
 def fail(engine: Engine, delivery_id: int, worker: str, *, error: str) -> bool:
-    return _finish(
-        engine,
-        delivery_id,
-        worker,
-        status=FAILED,
-        last_error=error,
-        finished_at=utcnow(),
-        locked_until=None,
-    )
+    return QUEUE.fail(engine, delivery_id, worker, error=error)
 
 
 def listing(
@@ -297,6 +212,13 @@ def later(engine: Engine, delivery_key: str) -> list[Delivery]:
         return [_delivery(row) for row in conn.execute(query)]
 
 
+def failed_ids(engine: Engine) -> list[int]:
+    """Every failed delivery's id, oldest first: what `inbox retry --failed` queues again."""
+    query = sa.select(inbox.c.id).where(inbox.c.status == FAILED).order_by(inbox.c.id)
+    with engine.connect() as conn:
+        return list(conn.scalars(query))
+
+
 def retry(engine: Engine, delivery_id: int) -> Delivery:
     """Queue a failed delivery again, from its first attempt."""
     with engine.begin() as conn:
@@ -320,8 +242,4 @@ def retry(engine: Engine, delivery_id: int) -> Delivery:
 
 
 def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status)
-        ).all()
-    return {status: int(n) for status, n in rows}
+    return QUEUE.counts(engine)

@@ -39,7 +39,7 @@ class IssueUpdateJob:
     gitlab: Callable[[str | None], GitLab]  # event uuid -> a client that sends it back
     context: Context  # reads the state the note shows
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    lease: float = 60.0
+    lease: float = issue_updates.DEFAULT_LEASE
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     def __call__(self, thread: str | None = None) -> bool:
@@ -48,7 +48,13 @@ class IssueUpdateJob:
         if update is None:
             return False
         status = issue_posting.deliver(
-            self.engine, self.gitlab(update.event_uuid), update, me, self.context, self.policy
+            self.engine,
+            self.gitlab(update.event_uuid),
+            update,
+            me,
+            self.context,
+            self.policy,
+            lease_seconds=self.lease,
         )
         log.info("issue update %s (%s) %s", update.id, update.kind, status)
         return True

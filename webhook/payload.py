@@ -12,13 +12,27 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from flags.grammar import CHATOPS_PREFIX
-from webhook.verification import Verification, delivery_key, verify
+from webhook.verification import DeliveryRejected, Verification, delivery_key, verify
 
 ADOPT_COMMAND: Final = "/rollout-bot adopt"
 """The comment that asks the bot to adopt the issue it is on."""
 MAX_ID: Final = 2**63 - 1
-"""GitLab's ids are PostgreSQL ``bigint``; a larger number names nothing GitLab has, and
-SQLite and the drivers cannot bind it, so it reads as no id at all."""
+"""GitLab's ids are PostgreSQL ``bigint`` (and so are our columns holding them); a larger
+number names nothing GitLab has, and SQLite and the drivers cannot bind it, so a
+delivery carrying one is refused as a broken body (400)."""
+
+ID_FIELDS: Final = (
+    ("project", "id"),
+    ("project_id",),
+    ("user", "id"),
+    ("object_attributes", "iid"),
+    ("issue", "iid"),
+    ("object_attributes", "last_edited_by_id"),
+    ("changes", "last_edited_by_id", "current"),
+)
+"""The ids the bot reads from a payload: each must fit in 64 bits."""
+
+MSG_ID_OUT_OF_RANGE: Final = "{field} is outside the 64-bit range of GitLab's ids"
 
 MAX_EVENT_UUID_CHARS: Final = 64
 """The inbox's ``event_uuid`` column; GitLab sends a 36-character UUID, so a longer
@@ -55,6 +69,10 @@ class Event:
         """
         lowered = {name.lower(): value for name, value in headers.items()}
         payload = verify(lowered, body, verification)
+        for path in ID_FIELDS:
+            value = _get(payload, *path)
+            if isinstance(value, int) and not isinstance(value, bool) and _int(value) is None:
+                raise DeliveryRejected(MSG_ID_OUT_OF_RANGE.format(field=".".join(path)))
         return cls(
             kind=lowered.get("x-gitlab-event") or None,
             payload=payload,

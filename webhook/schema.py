@@ -13,8 +13,8 @@ inbox_deliveries = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("delivery_key", sa.String(255), nullable=False, unique=True),
     sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("project_id", sa.Integer, nullable=True),
-    sa.Column("issue_iid", sa.Integer, nullable=True),
+    sa.Column("project_id", sa.BigInteger, nullable=True),
+    sa.Column("issue_iid", sa.BigInteger, nullable=True),
     # One issue at a time: deliveries of one issue_key run in arrival order.
     sa.Column("issue_key", sa.String(64), nullable=False),
     sa.Column("event_uuid", sa.String(64), nullable=True),

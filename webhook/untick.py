@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flags.store import Store
+from gitlab_ops import lease
 from gitlab_ops.client import GitLab
 from gitlab_ops.errors import GitLabError, TransientGitLabError
 from templates.steps import AmbiguousMarker, EdgeKind, TaskNotFound, diff, set_checked, step_index
-from webhook import lease
 from webhook.inbox import Delivery
 from webhook.payload import Event
 from webhook.step_outcome import StepOutcome

@@ -1,6 +1,6 @@
 """Workers: claim deliveries from the inbox, run them, retry what may pass, fail the rest.
 
-While a delivery runs, its lease is renewed (`webhook.lease`); a worker that lost
+While a delivery runs, its lease is renewed (`gitlab_ops.lease`); a worker that lost
 it stops before its next GitLab write and leaves the delivery to the new owner.
 Retries are ours alone: python-gitlab and the HTTP layer retry nothing
 (`gitlab_ops.client`), and a `Retry-After` GitLab sent is waited out, capped,
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from gitlab_ops.errors import GitLabError, TransientGitLabError
+from gitlab_ops.lease import Lease, LeaseLost
 from gitlab_ops.retry import RetryLater, backoff, delay_after
 from webhook import inbox
 from webhook.inbox import Delivery
-from webhook.lease import Lease, LeaseLost
 
 log = logging.getLogger(__name__)
 

@@ -44,6 +44,7 @@ def rewrite_project(
     flag: str,
     *,
     apis: FlagApis | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, RewriteResult]:
     """Remove `flag` from every Python file of `files` (path -> text).
 
@@ -52,6 +53,7 @@ def rewrite_project(
     rewritten are those made on `apis`, by default the flag APIs `files` declare in
     their `pyproject.toml` (see `flags.cleanup.apis`). Other files get no result,
     but a declaration that cannot be read: it gets one listing the problem.
+    `progress(done, total)` hears of each Python file settled.
     """
     sources = {path: text for path, text in files.items() if is_python(path)}
     results: dict[str, RewriteResult] = {}
@@ -123,10 +125,14 @@ def rewrite_project(
     mentions = mention_pattern(flag)
     context = Context(flag, apis, constants, True)
     for path, text in sources.items():
+        if progress is not None:
+            progress(len(results), len(sources))
         if path in results:
             continue
         found = find_leftovers(Source.of(path, text), context) if mentions.search(text) else []
         results[path] = RewriteResult(text, False, found)
+    if progress is not None:
+        progress(len(sources), len(sources))
     return {path: results[path] for path in files if path in results}
 
 

@@ -12,6 +12,7 @@ from flags.errors import Refusal
 from gitlab_ops.client import GitLab
 from gitlab_ops.errors import GitLabError
 from rollout_bot.cli.common import CLI_SOURCE, fail, gitlab_client, open_cli_runtime
+from rollout_bot.cli.progress import progress
 
 
 @click.group("cleanup")
@@ -58,7 +59,10 @@ def cleanup_check(root: Path, definition_dirs: tuple[Path, ...], base: str | Non
             f"{commit}: removes a flag definition but has no `Changelog:` trailer"
             for commit in missing_trailers
         ]
-    usage = scan(files, {**defined, **{name: path for name, path in deleted.items()}})
+    with progress(f"checking {len(files)} files") as advance:
+        usage = scan(
+            files, {**defined, **{name: path for name, path in deleted.items()}}, progress=advance
+        )
     report = check(usage, defined)
     problems += report.problems()
     for name in sorted(deleted):
@@ -92,7 +96,8 @@ def cleanup_rewrite(name: str, paths: tuple[Path, ...]) -> None:
     declaration = Path(DECLARATION_PATH)
     if DECLARATION_PATH not in files and declaration.is_file():
         files[DECLARATION_PATH] = declaration.read_text(encoding="utf-8")
-    results = rewrite_project(files, name)
+    with progress(f"rewriting {len(files)} files") as advance:
+        results = rewrite_project(files, name, progress=advance)
     for changed_path, result in results.items():
         if result.changed:
             Path(changed_path).write_text(result.code, encoding="utf-8")
@@ -135,12 +140,14 @@ def cleanup_mr(name: str, project: str, force: bool) -> None:
     finally:
         runtime.engine.dispose()
     try:
-        opened = open_cleanup(
-            Repository(client, project),
-            name,
-            located[2] if located else None,
-            production=production,
-        )
+        with progress(f"planning the removal of {name}") as advance:
+            opened = open_cleanup(
+                Repository(client, project),
+                name,
+                located[2] if located else None,
+                production=production,
+                progress=advance,
+            )
     except (Refusal, GitLabError) as exc:
         fail(str(exc))
     click.echo(("opened " if opened.created else "reused ") + opened.merge_request.web_url)

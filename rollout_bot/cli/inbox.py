@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from rollout_bot.cli.common import fail, open_cli_runtime, print_json
+from rollout_bot.cli.progress import tracked
+
+RETRY_WHICH = "say which deliveries to queue again: an ID, or --failed for every failed one"
 
 
 @click.group("inbox")
@@ -38,19 +41,33 @@ def inbox_list(failed: bool, as_json: bool, limit: int) -> None:
 
 
 @inbox_group.command("retry")
-@click.argument("delivery_id", type=int)
-def inbox_retry(delivery_id: int) -> None:
-    """Queue a failed delivery again."""
+@click.argument("delivery_id", type=int, required=False)
+@click.option("--failed", "every_failed", is_flag=True, help="every failed delivery")
+def inbox_retry(delivery_id: int | None, every_failed: bool) -> None:
+    """Queue a failed delivery (or, with --failed, every failed one) again."""
     from webhook import inbox
 
+    if (delivery_id is not None) == every_failed:
+        raise click.UsageError(RETRY_WHICH)
     runtime = open_cli_runtime()
     try:
-        delivery = inbox.retry(runtime.engine, delivery_id)
+        if delivery_id is not None:
+            delivery = inbox.retry(runtime.engine, delivery_id)
+            click.echo(f"delivery {delivery.id} queued again")
+            return
+        failed = inbox.failed_ids(runtime.engine)
+        retried = 0
+        for failed_id in tracked(failed, "retrying failed deliveries", len(failed)):
+            try:
+                inbox.retry(runtime.engine, failed_id)
+            except inbox.InboxError:
+                continue  # retried (or purged) by someone else meanwhile
+            retried += 1
     except inbox.InboxError as exc:
         fail(str(exc))
     finally:
         runtime.engine.dispose()
-    click.echo(f"delivery {delivery.id} queued again")
+    click.echo(f"{retried} failed deliveries queued again")
 
 
 @inbox_group.command("purge")

@@ -7,6 +7,7 @@ import json
 import click
 
 from rollout_bot.cli.common import fail, open_cli_runtime
+from rollout_bot.cli.progress import progress
 from tracking.dead_letters import requeue
 from tracking.status import read_status, status_text
 
@@ -50,7 +51,8 @@ def retry_command(every: bool, ids: tuple[int, ...]) -> None:
         raise click.UsageError(RETRY_NEEDS_IDS)
     runtime = open_cli_runtime()
     try:
-        requeued = requeue(runtime.engine, None if every else ids)
+        with progress("requeueing dead letters") as advance:
+            requeued = requeue(runtime.engine, None if every else ids, progress=advance)
     finally:
         runtime.engine.dispose()
     click.echo(REQUEUED.format(count=len(requeued), ids=", ".join(map(str, requeued)) or "none"))

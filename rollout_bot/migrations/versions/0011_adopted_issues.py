@@ -1,7 +1,7 @@
 """Rollout issues opened by hand can be adopted: what each adoption recorded.
 
 Revision ID: 0011_adopted_issues
-Revises: 0009_tracking_dead_letters
+Revises: 0010_bigint_ids
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_adopted_issues"
-down_revision = "0009_tracking_dead_letters"
+down_revision = "0010_bigint_ids"
 branch_labels = None
 depends_on = None
 
@@ -19,8 +19,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "issue_adoptions",
-        sa.Column("project_id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("issue_iid", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("project_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("issue_iid", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("adopted_by", sa.String(255), nullable=False),
         sa.Column("request_key", sa.String(255), nullable=False),
         sa.Column("report", sa.JSON, nullable=False),

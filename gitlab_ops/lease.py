@@ -1,17 +1,18 @@
-"""A delivery's lease, kept while a worker runs it, and checked before every GitLab write.
+"""A queued item's lease, kept while a worker runs it, and checked before every GitLab write.
 
-The lease is how the inbox knows a worker is alive: one that stops renewing it
-(killed, frozen, cut off from the database) loses the delivery to the next
-claim once it runs out. So a heartbeat renews it every third of its length
-while the delivery runs, and before each write to GitLab (the comment, an
-untick, a merge request) the worker renews it once more, synchronously: if
-another worker holds it by then, this one stops (`LeaseLost`) before writing,
-and leaves the delivery to its new owner. The renewal is fenced by the owner's
-name and measured by the database's clock (`webhook.inbox.renew`).
+A lease is how a queue (`gitlab_ops.lease_queue`: the webhook inbox, the issue
+updates) knows a worker is alive: one that stops renewing it (killed, frozen,
+cut off from the database) loses the item to the next claim once it runs out.
+So a heartbeat renews it every third of its length while the item runs, and
+before each write to GitLab (a comment, an untick, a merge request, a state
+note edit) the worker renews it once more, synchronously: if another worker
+holds it by then, this one stops (`LeaseLost`) before writing, and leaves the
+item to its new owner. The renewal is fenced by the owner's name and measured
+by the database's clock (`LeaseQueue.renew`).
 
-The running lease travels in a context variable, so the bot's code checks it
-(`guard()`) without every function passing it along; outside a worker there is
-none and nothing is checked.
+The running lease travels in a context variable, so the code below the worker
+checks it (`guard()`) without every function passing it along; outside a
+worker there is none and nothing is checked.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _current: contextvars.ContextVar[Lease | None] = contextvars.ContextVar("lease",
 
 
 class LeaseLost(Exception):
-    """Another worker claimed the delivery: this one must not write anything more."""
+    """Another worker claimed the item: this one must not write anything more."""
 
 
 class Lease:
@@ -44,10 +45,10 @@ class Lease:
 
     def ensure(self) -> None:
         """Extend the lease now, or raise `LeaseLost`. A database error propagates: a
-        worker that cannot tell whether it still owns the delivery must not write."""
+        worker that cannot tell whether it still owns the item must not write."""
         if self._lost.is_set() or not self._renew():
             self._lost.set()
-            raise LeaseLost("the delivery's lease was taken by another worker")
+            raise LeaseLost("the lease was taken by another worker")
 
     def _beat(self) -> None:
         while not self._stop.wait(self._every):
@@ -74,7 +75,7 @@ class Lease:
 
 
 def guard() -> None:
-    """Called right before a GitLab write: stops a worker that lost its delivery."""
+    """Called right before a GitLab write: stops a worker that lost its item."""
     lease = _current.get()
     if lease is not None:
         lease.ensure()
