@@ -18,13 +18,12 @@ from sqlalchemy.engine import Engine
 
 from flags.definitions import Registry
 from flags.errors import Refusal
-from gitlab_ops import issue_updates
+from gitlab_ops import issue_updates, lease
 from gitlab_ops.access import DEVELOPER, level_name
 from gitlab_ops.adoption import adopt_issue
 from gitlab_ops.client import GitLab
 from gitlab_ops.errors import GitLabError, TransientGitLabError
 from templates.adoption_report import adoption_comment, already_adopted
-from webhook import lease
 from webhook.comment_ledger import CommentLedger
 from webhook.comment_once import comment_once
 from webhook.comments import delivery_marker
