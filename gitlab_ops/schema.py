@@ -50,3 +50,17 @@ step_shapes = sa.Table(
     ),
 )
 """The command shape each step of a rollout issue may run; a step without a row runs nothing."""
+
+instance_writes = sa.Table(
+    "instance_writes",
+    metadata,
+    sa.Column("environment", sa.String(64), primary_key=True),
+    sa.Column("feature", sa.String(255), primary_key=True),
+    # flags.state.FlagState.gates() as JSON; NULL: never set (the definition's default)
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Writes sent to a GitLab instance whose change the bot's database has not recorded
+(the answer never came, or a later write failed): the retried step finds the instance
+already changed and records the change once, from the state before it."""
