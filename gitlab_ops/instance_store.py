@@ -126,7 +126,11 @@ class RoutedStore:
         snapshot = self.base.snapshot()
         states = {env: dict(flags) for env, flags in snapshot.states.items()}
         for environment, instance in self.instances.items():
-            states[environment] = instance.states()
+            held = instance.states()
+            if held:
+                states[environment] = held
+            else:
+                states.pop(environment, None)
         return Snapshot(snapshot.version, states)
 
     @contextmanager
