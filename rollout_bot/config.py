@@ -83,6 +83,7 @@ class InstanceSettings:
 
     url: str
     token: str = field(repr=False)  # an administrator's token; kept out of logs
+    timeout: float = 10.0  # seconds a Features API call may take before it is retried later
 
 
 def _instances(

@@ -64,7 +64,7 @@ def make_store(settings: Settings, engine: Engine) -> SqlStore | RoutedStore:
     """
     database = SqlStore(engine)
     instances = {
-        env: InstanceFeatures(env, instance.url, instance.token)
+        env: InstanceFeatures(env, instance.url, instance.token, timeout=instance.timeout)
         for env, instance in settings.instances.items()
     }
     database.record_instances({env: found.name for env, found in instances.items()})
