@@ -7,6 +7,7 @@ a rollout through the bot is tests/test_instance_e2e.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,7 +26,9 @@ from rollout_bot.cli import main
 from rollout_bot.config import ConfigError, Settings
 from tests.conftest import FIXTURES
 from tests.fake_gitlab import FakeGitLab
+from tests.fixtures.gitlab import api
 from tests.instance_env import ADMIN_TOKEN, Instance, seed_instance
+from tests.test_fake_gitlab import missing_keys
 
 FLAG = "product_intelligence_database_event_tracking"
 
@@ -78,7 +81,7 @@ def test_plan_clears_first_what_the_api_cannot_take_back_alone() -> None:
 
 
 def test_gates_read_back_as_the_instance_lists_them() -> None:
-    gates = [
+    gates: list[dict[str, Any]] = [
         {"key": "boolean", "value": False},
         {"key": "actors", "value": ["Project:1"]},
         {"key": "percentage_of_actors", "value": 34},
@@ -225,3 +228,28 @@ def test_flags_and_tracking_refuse_an_environment_the_instance_holds(
         assert str(refused.value).startswith("tracking.install cannot evaluate production")
     finally:
         engine.dispose()
+
+
+# --- what the instance answers, as GitLab documents it ----------------------------------
+
+
+def test_the_listed_gates_read_back_as_states() -> None:
+    listed = {f["name"]: f for f in api("features.json")}
+    rollout = state_from_gates(listed[FLAG]["gates"])
+    assert rollout == FlagState(percentage_of_actors=25)
+    assert rollout.state == listed[FLAG]["state"]
+    assert state_from_gates(listed["rollout_bot_dashboard"]["gates"]) == ON
+
+
+def test_the_fake_lists_features_and_definitions_as_documented(instance: Instance) -> None:
+    features = instance.features()
+    features.apply(FLAG, None, FlagState(percentage_of_actors=25))
+    gl = features.client.gl
+    (listed,) = [f.asdict() for f in gl.features.list(get_all=True)]
+    documented = {f["name"]: f for f in api("features.json")}[FLAG]
+    assert missing_keys(documented, listed) == []
+    # GitLab lists the boolean gate too (false); its documented example leaves it out.
+    assert state_from_gates(listed["gates"]) == state_from_gates(documented["gates"])
+    (definition,) = gl.http_list("/features/definitions", get_all=True)
+    assert missing_keys(api("features_definitions.json")[0], definition) == []
+    assert features.defined(FLAG) and not features.defined("unknown_flag")
