@@ -89,7 +89,8 @@ class _RoutedTransaction:
         if instance is None:
             self.base.put(environment, name, state)
             return
-        if not instance.defined(name):
+        # Only to set: forgetting a flag is how a cleanup ends, after its definition went.
+        if state is not None and not instance.defined(name):
             raise InstanceRefused(
                 f"{instance.label} has no definition of '{name}' "
                 "(GET /features/definitions): deploy it there first"

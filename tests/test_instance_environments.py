@@ -253,3 +253,16 @@ def test_the_fake_lists_features_and_definitions_as_documented(instance: Instanc
     (definition,) = gl.http_list("/features/definitions", get_all=True)
     assert missing_keys(api("features_definitions.json")[0], definition) == []
     assert features.defined(FLAG) and not features.defined("unknown_flag")
+
+
+def test_a_flag_the_instance_no_longer_defines_can_still_be_forgotten(
+    database_url: str, instance: Instance
+) -> None:
+    env = cli_env(database_url, instance)
+    assert invoke(env, "feature", "set", FLAG, "true", "--staging").exit_code == 0
+    assert invoke(env, "feature", "set", FLAG, "true").exit_code == 0
+    instance.fake.state.feature_definitions.clear()  # its code no longer has the flag
+    result = invoke(env, "feature", "delete", FLAG, "--staging", "--production")
+    assert result.exit_code == 0, result.stderr
+    assert instance.fake.state.features == {}
+    assert len(instance.fake.requests_to("DELETE", rf"^/api/v4/features/{FLAG}$")) == 1
