@@ -100,8 +100,10 @@ def instance_store(sqlite_engine: sa.Engine, fake_gitlab: FakeGitLab) -> Iterato
     """Production and staging each on a GitLab instance of its own (two fakes), the rest
     and the audit in SQLite."""
     with FakeGitLab() as other:
-        production = seed_instance(fake_gitlab, "production")
-        staging = seed_instance(other, "staging")
+        # The flags the shared suites use: the store suite's, and test_commands'.
+        flags = ("f", "g", "rollout_flag")
+        production = seed_instance(fake_gitlab, "production", flags)
+        staging = seed_instance(other, "staging", flags)
         yield RoutedStore(
             SqlStore(sqlite_engine),
             {"production": production.features(), "staging": staging.features()},
