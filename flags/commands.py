@@ -20,7 +20,7 @@ from flags.errors import Refusal
 from flags.grammar import FeatureCommand
 from flags.results import Change, EnvironmentState, Result
 from flags.state import FlagState
-from flags.store import AuditRecord, Store
+from flags.store import AuditRecord, Store, instance_of
 
 PRODUCTION = "production"
 STAGING = "staging"
@@ -122,6 +122,11 @@ def consistency_refusal(
     return None
 
 
+def _instances(ctx: Context) -> tuple[tuple[str, str], ...]:
+    named = ((env, instance_of(ctx.store, env)) for env in ctx.environments)
+    return tuple((env, instance) for env, instance in named if instance is not None)
+
+
 def _audit(
     ctx: Context, action: str, name: str, change: Change, command: FeatureCommand
 ) -> list[AuditRecord]:
@@ -138,6 +143,7 @@ def _audit(
             user_id=ctx.who_id,
             delivery=ctx.delivery,
             command=command.text.strip() or None,
+            instance=instance_of(ctx.store, change.environment),
         )
 
     rows = [
@@ -197,7 +203,7 @@ def _mutate(ctx: Context, command: FeatureCommand, run_key: str | None) -> Resul
             )
             for row in _audit(ctx, action, name, change, command):
                 tx.record(row)
-        result = Result(command, (definition,), changes=changes)
+        result = Result(command, (definition,), changes=changes, instances=_instances(ctx))
         if run_key is not None:
             tx.remember(run_key, results.card_json(result))
     return result
@@ -218,7 +224,7 @@ def _read(ctx: Context, command: FeatureCommand) -> Result:
         (d.name, tuple(_effective(env, snapshot.get(env, d.name), d) for env in envs))
         for d in definitions
     )
-    return Result(command, tuple(definitions), states=states)
+    return Result(command, tuple(definitions), states=states, instances=_instances(ctx))
 
 
 def execute(ctx: Context, command: FeatureCommand, run_key: str | None = None) -> Result:
@@ -259,6 +265,7 @@ def purge(ctx: Context, name: str) -> list[AuditRecord]:
                 source=ctx.source,
                 user_id=ctx.who_id,
                 delivery=ctx.delivery,
+                instance=instance_of(ctx.store, env),
             )
             tx.record(row)
             rows.append(row)

@@ -30,7 +30,7 @@ from typing import Any
 from flags.definitions import Registry
 from flags.evaluation import Evaluator, GroupPredicate, compile_state
 from flags.state import FlagState, default_state
-from flags.store import Store
+from flags.store import Store, refuse_instance_environment
 from flags.store_health import StoreHealth
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ class Flags:
         clock: Callable[[], float] = time.monotonic,
         threaded: bool = False,
     ) -> None:
+        # Before anything else: serving the bot's copy of an environment the instance
+        # evaluates would answer defaults, silently wrong (InstanceEnvironment, a Refusal).
+        refuse_instance_environment(store, environment, "flags.Flags")
         self.store = store
         self.registry = registry
         self.environment = environment

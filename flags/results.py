@@ -11,7 +11,7 @@ from typing import Any
 from flags.definitions import Definition
 from flags.grammar import FeatureCommand
 from flags.state import GATES, FlagState
-from flags.store import AuditRecord
+from flags.store import AuditRecord, environment_label
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,24 @@ class Result:
     definitions: tuple[Definition, ...]
     changes: tuple[Change, ...] = ()  # set and delete
     states: tuple[tuple[str, tuple[EnvironmentState, ...]], ...] = ()  # get and list
+    # environment -> the GitLab instance holding its states, for those not in the bot's store
+    instances: tuple[tuple[str, str], ...] = ()
+
+    def label(self, environment: str) -> str:
+        return environment_label(environment, dict(self.instances).get(environment))
 
 
-def _state_json(env_state: EnvironmentState) -> dict[str, Any]:
+def _instance_json(result: Result, environment: str) -> dict[str, Any]:
+    instance = dict(result.instances).get(environment)
+    return {} if instance is None else {"instance": instance}
+
+
+def _state_json(env_state: EnvironmentState, result: Result) -> dict[str, Any]:
     return {
         "state": env_state.state.state,
         "default": env_state.is_default,
         "gates": env_state.state.gates(),
+        **_instance_json(result, env_state.environment),
     }
 
 
@@ -56,7 +67,7 @@ def card_json(result: Result) -> dict[str, Any]:
                 {
                     "name": name,
                     "definition": definition.as_dict(),
-                    "environments": {s.environment: _state_json(s) for s in env_states},
+                    "environments": {s.environment: _state_json(s, result) for s in env_states},
                 }
                 for definition, (name, env_states) in zip(
                     result.definitions, result.states, strict=True
@@ -69,7 +80,7 @@ def card_json(result: Result) -> dict[str, Any]:
         return {
             "name": definition.name,
             "definition": definition.as_dict(),
-            "environments": {s.environment: _state_json(s) for s in env_states},
+            "environments": {s.environment: _state_json(s, result) for s in env_states},
         }
     return {
         "name": definition.name,
@@ -78,8 +89,9 @@ def card_json(result: Result) -> dict[str, Any]:
         "environments": {
             c.environment: {
                 "changed": c.changed,
-                "before": _state_json(c.before),
-                "after": _state_json(c.after),
+                "before": _state_json(c.before, result),
+                "after": _state_json(c.after, result),
+                **_instance_json(result, c.environment),
             }
             for c in result.changes
         },
@@ -108,7 +120,9 @@ def card_text(result: Result) -> str:
     lines: list[str] = []
     if command.verb == "list":
         for name, env_states in result.states:
-            states = "  ".join(f"{s.environment}={_state_label(s)}" for s in env_states)
+            states = "  ".join(
+                f"{result.label(s.environment)}={_state_label(s)}" for s in env_states
+            )
             lines.append(f"{name}  {states}")
         return "\n".join(lines) if lines else "no flags match"
     definition = result.definitions[0]
@@ -116,16 +130,18 @@ def card_text(result: Result) -> str:
     lines.append(header + ("true" if definition.default_enabled else "false") + ")")
     if command.verb == "get":
         for env_state in result.states[0][1]:
-            lines.append(f"  {env_state.environment}: {_state_label(env_state)}")
+            lines.append(f"  {result.label(env_state.environment)}: {_state_label(env_state)}")
             lines += _gate_lines(env_state)
         return "\n".join(lines)
     for change in result.changes:
         if not change.changed:
-            lines.append(f"  {change.environment}: unchanged, {_state_label(change.after)}")
+            label = result.label(change.environment)
+            lines.append(f"  {label}: unchanged, {_state_label(change.after)}")
             lines += _gate_lines(change.after)
             continue
         before, after = change.before, change.after
-        lines.append(f"  {change.environment}: {_state_label(before)} -> {_state_label(after)}")
+        label = result.label(change.environment)
+        lines.append(f"  {label}: {_state_label(before)} -> {_state_label(after)}")
         old, new = before.state.gates(), after.state.gates()
         for gate in GATES:
             if old[gate] == new[gate]:
@@ -144,7 +160,8 @@ def history_text(records: list[AuditRecord]) -> str:
 def _history_line(r: AuditRecord) -> str:
     who = r.who if r.user_id is None else f"{r.who} (user {r.user_id})"
     line = (
-        f"{r.at.isoformat(timespec='seconds')}  {r.environment}  {r.action} {r.gate}: "
+        f"{r.at.isoformat(timespec='seconds')}  {environment_label(r.environment, r.instance)}  "
+        f"{r.action} {r.gate}: "
         f"{audit_value(r.before)} -> {audit_value(r.after)}  by {who} ({r.source})"
     )
     if r.delivery:

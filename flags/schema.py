@@ -52,7 +52,20 @@ flag_audit = sa.Table(
     sa.Column("user_id", sa.BigInteger, nullable=True),
     sa.Column("delivery", sa.String(255), nullable=True),
     sa.Column("command", sa.Text, nullable=True),
+    # The GitLab instance holding the environment's states; NULL for the bot's own store.
+    sa.Column("instance", sa.String(255), nullable=True),
     sa.Index("ix_flag_audit_feature_at", "feature", "at"),
+)
+
+# Environments whose states a GitLab instance holds (its Features API), as the bot was
+# last configured: an application reading this database learns that its states for
+# such an environment are not here, and `flags.Flags` refuses it.
+flag_instances = sa.Table(
+    "flag_instances",
+    metadata,
+    sa.Column("environment", sa.String(64), primary_key=True),
+    sa.Column("instance", sa.String(255), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # What a command run with an idempotency key did (its result card, or its

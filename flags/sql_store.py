@@ -18,6 +18,7 @@ from flags.schema import (
     flag_audit,
     flag_features,
     flag_gates,
+    flag_instances,
     flag_versions,
 )
 from flags.state import FlagState
@@ -122,6 +123,7 @@ class _SqlTransaction:
                 user_id=record.user_id,
                 delivery=record.delivery,
                 command=record.command,
+                instance=record.instance,
             )
         )
 
@@ -240,6 +242,43 @@ class SqlStore:
             )
         return result.rowcount
 
+    def recorded_instance(self, environment: str) -> str | None:
+        """Set by the bot (`record_instances`) for applications that share its database.
+
+        A database that cannot answer now says nothing: an application starts on
+        its defaults with the store down (see `flags.engine`) rather than not at all.
+        """
+        try:
+            with bounded(self.engine, self.check_timeout) as conn:
+                value = conn.scalar(
+                    sa.select(flag_instances.c.instance).where(
+                        flag_instances.c.environment == environment
+                    )
+                )
+        except sa.exc.SQLAlchemyError:
+            return None
+        return None if value is None else str(value)
+
+    def record_instances(self, instances: dict[str, str]) -> None:
+        """Make the table say exactly which environments live on which instance."""
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as conn:
+            known = {
+                row.environment: row.instance
+                for row in conn.execute(sa.select(flag_instances)).all()
+            }
+            if known == instances:
+                return
+            conn.execute(sa.delete(flag_instances))
+            if instances:
+                conn.execute(
+                    sa.insert(flag_instances),
+                    [
+                        {"environment": env, "instance": name, "updated_at": now}
+                        for env, name in sorted(instances.items())
+                    ],
+                )
+
     def history(self, name: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         query = sa.select(flag_audit).order_by(flag_audit.c.at.desc(), flag_audit.c.id.desc())
         if name is not None:
@@ -267,4 +306,5 @@ def audit_record(row: Any) -> AuditRecord:
         user_id=row.user_id,
         delivery=row.delivery,
         command=row.command,
+        instance=row.instance,
     )

@@ -11,8 +11,9 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from flags.errors import Refusal
 from flags.state import FlagState
 
 # environment -> flag name -> state, only for flags that were ever set there
@@ -44,6 +45,8 @@ class AuditRecord:
     user_id: int | None = None
     delivery: str | None = None  # the webhook delivery that ran it, if any
     command: str | None = None  # the command line as run, if a command ran it
+    # The GitLab instance that holds this environment's states, if not the bot's store.
+    instance: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class AuditRecord:
             "source": self.source,
             "delivery": self.delivery,
             "command": self.command,
+            "instance": self.instance,
         }
 
 
@@ -104,6 +108,47 @@ class Store(Protocol):
         bumps the version that makes every process reload its flags. The first
         record of a key wins.
         """
+
+
+@runtime_checkable
+class InstanceBacked(Protocol):
+    """A store that knows which environments a GitLab instance holds (its Features API)."""
+
+    def instance(self, environment: str) -> str | None:
+        """The instance's name (its host) when it holds `environment`'s states, else None."""
+
+
+@runtime_checkable
+class RecordsInstances(Protocol):
+    """A database that records which environments the bot keeps on a GitLab instance."""
+
+    def recorded_instance(self, environment: str) -> str | None: ...
+
+
+def instance_of(store: object, environment: str) -> str | None:
+    return store.instance(environment) if isinstance(store, InstanceBacked) else None
+
+
+def environment_label(environment: str, instance: str | None) -> str:
+    """How people see an environment: `production (gitlab.example.com)` on an instance."""
+    return environment if instance is None else f"{environment} ({instance})"
+
+
+class InstanceEnvironment(Refusal):
+    """Applications evaluate no environment a GitLab instance holds: the instance does."""
+
+
+def refuse_instance_environment(store: object, environment: str, who: str) -> None:
+    """Raise when `environment`'s states live on a GitLab instance, whoever says so:
+    the bot's routing store, or the database the bot shares with applications."""
+    instance = instance_of(store, environment)
+    if instance is None and isinstance(store, RecordsInstances):
+        instance = store.recorded_instance(environment)
+    if instance is not None:
+        raise InstanceEnvironment(
+            f"{who} cannot evaluate {environment}: its flags live on the GitLab instance "
+            f"{instance}, which evaluates them itself (Feature.enabled? there)"
+        )
 
 
 def iter_records(records: list[AuditRecord]) -> Iterator[AuditRecord]:

@@ -24,6 +24,7 @@ from flags.errors import Refusal
 from flags.grammar import parse
 from flags.results import EnvironmentState
 from flags.state import OFF
+from flags.store import instance_of
 from gitlab_ops import issue_updates, lease
 from gitlab_ops.client import GitLab
 from gitlab_ops.errors import GitLabError, TransientGitLabError
@@ -57,7 +58,9 @@ def current_state(ctx: Context, flag: str) -> tuple[tuple[EnvironmentState, ...]
 
 def render_state_note(ctx: Context, flag: str) -> str:
     states, defined = current_state(ctx, flag)
-    return state_note(flag, states, defined=defined)
+    named = ((env, instance_of(ctx.store, env)) for env in ctx.environments)
+    instances = {env: instance for env, instance in named if instance is not None}
+    return state_note(flag, states, defined=defined, instances=instances)
 
 
 def post(client: GitLab, update: IssueUpdate, ctx: Context) -> None:

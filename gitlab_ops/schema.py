@@ -72,3 +72,17 @@ issue_adoptions = sa.Table(
     ),
 )
 """Rollout issues opened by hand and adopted by the bot: one row per adopted issue."""
+
+instance_writes = sa.Table(
+    "instance_writes",
+    metadata,
+    sa.Column("environment", sa.String(64), primary_key=True),
+    sa.Column("feature", sa.String(255), primary_key=True),
+    # flags.state.FlagState.gates() as JSON; NULL: never set (the definition's default)
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Writes sent to a GitLab instance whose change the bot's database has not recorded
+(the answer never came, or a later write failed): the retried step finds the instance
+already changed and records the change once, from the state before it."""

@@ -77,6 +77,48 @@ def _access_levels(env: Mapping[str, str]) -> dict[str, int]:
     return levels
 
 
+@dataclass(frozen=True)
+class InstanceSettings:
+    """A GitLab instance whose Features API holds one environment's flags."""
+
+    url: str
+    token: str = field(repr=False)  # an administrator's token; kept out of logs
+    timeout: float = 10.0  # seconds a Features API call may take before it is retried later
+
+
+def _instances(
+    env: Mapping[str, str], environments: tuple[str, ...]
+) -> dict[str, InstanceSettings]:
+    """ROLLOUT_BOT_ENV_<ENV>_GITLAB_URL with ROLLOUT_BOT_ENV_<ENV>_TOKEN, e.g. ..._STAGING_REF_."""
+    found: dict[str, dict[str, str]] = {}
+    for key, raw in env.items():
+        if not key.startswith(f"{PREFIX}ENV_") or not raw.strip():
+            continue
+        for part in ("GITLAB_URL", "TOKEN"):
+            if key.endswith(f"_{part}"):
+                name = key[len(f"{PREFIX}ENV_") : -len(f"_{part}")].lower().replace("_", "-")
+                found.setdefault(name, {})[part] = raw.strip()
+    instances: dict[str, InstanceSettings] = {}
+    for name, parts in sorted(found.items()):
+        var = f"{PREFIX}ENV_{name.upper().replace('-', '_')}"
+        if name not in environments:
+            raise ConfigError(
+                f"{var}_*: '{name}' is not one of {PREFIX}ENVIRONMENTS ({', '.join(environments)})"
+            )
+        if "GITLAB_URL" not in parts:
+            raise ConfigError(f"{var}_TOKEN is set without {var}_GITLAB_URL: set both, or neither")
+        if "TOKEN" not in parts:
+            raise ConfigError(
+                f"{var}_GITLAB_URL is set without {var}_TOKEN (an administrator's token): "
+                "set both, or neither"
+            )
+        url = parts["GITLAB_URL"].rstrip("/")
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{var}_GITLAB_URL: '{url}' is not an http(s) URL")
+        instances[name] = InstanceSettings(url=url, token=parts["TOKEN"])
+    return instances
+
+
 def _project_ids(raw: str | None) -> frozenset[int] | None:
     if not raw:
         return None
@@ -106,6 +148,8 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     dashboard_token: str | None = field(default=None, repr=False)  # kept out of logs
     access_levels: Mapping[str, int] = field(default_factory=dict)
+    # environment -> the GitLab instance holding its flags (not the bot's database)
+    instances: Mapping[str, InstanceSettings] = field(default_factory=dict)
     project_ids: frozenset[int] | None = None
     worker_threads: int = 4
     lease_seconds: float = 60.0
@@ -125,9 +169,10 @@ class Settings:
         database_url = env.get(f"{PREFIX}DATABASE_URL") or (
             f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
         )
+        environments = _environments(env.get(f"{PREFIX}ENVIRONMENTS"))
         return cls(
             database_url=database_url,
-            environments=_environments(env.get(f"{PREFIX}ENVIRONMENTS")),
+            environments=environments,
             definitions=tuple(configured_roots(env)),
             gitlab_url=env.get(f"{PREFIX}GITLAB_URL") or None,
             gitlab_token=env.get(f"{PREFIX}GITLAB_TOKEN") or None,
@@ -137,6 +182,7 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", MAX_BODY_BYTES),
             dashboard_token=env.get(f"{PREFIX}DASHBOARD_TOKEN") or None,
             access_levels=_access_levels(env),
+            instances=_instances(env, environments),
             project_ids=_project_ids(env.get(f"{PREFIX}PROJECT_IDS")),
             worker_threads=_int(env, "WORKER_THREADS", 4),
             lease_seconds=_float(env, "LEASE_SECONDS", 60.0),

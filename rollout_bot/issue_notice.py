@@ -57,6 +57,7 @@ def tell_rollout_issue(runtime: Runtime, result: Result, who: str) -> None:
         flag=flag,
         command=result.command.text.strip(),
         changes=result.changes,
+        instances=dict(result.instances),
     )
     post_now(runtime, project_id, iid, flag, url, body, key)
 

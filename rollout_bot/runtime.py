@@ -12,6 +12,8 @@ from flags.commands import Context
 from flags.database import is_sqlite, make_engine
 from flags.definitions import Registry
 from flags.sql_store import SqlStore
+from gitlab_ops.instance_features import InstanceFeatures
+from gitlab_ops.instance_store import RoutedStore
 from rollout_bot import database
 from rollout_bot.config import ConfigError, Settings
 
@@ -20,8 +22,13 @@ from rollout_bot.config import ConfigError, Settings
 class Runtime:
     settings: Settings
     engine: Engine
-    store: SqlStore
+    store: SqlStore | RoutedStore  # RoutedStore when an instance holds an environment
     registry: Registry
+
+    @property
+    def database_store(self) -> SqlStore:
+        """The bot's own database: audit, remembered runs, the local environments."""
+        return self.store.base if isinstance(self.store, RoutedStore) else self.store
 
     def context(self, who: str, source: str, resolver: Resolver | None = None) -> Context:
         return Context(
@@ -46,4 +53,19 @@ def open_runtime(settings: Settings) -> Runtime:
             "the database schema is not up to date: run `rollout-bot db upgrade` first"
         )
     registry = definitions.load(settings.definitions)
-    return Runtime(settings, engine, SqlStore(engine), registry)
+    return Runtime(settings, engine, make_store(settings, engine), registry)
+
+
+def make_store(settings: Settings, engine: Engine) -> SqlStore | RoutedStore:
+    """The database's store, routed to a GitLab instance for each environment given one.
+
+    The database records which environments those are, so applications reading it
+    (`flags.Flags`, `tracking.install`) refuse them instead of serving stale copies.
+    """
+    database = SqlStore(engine)
+    instances = {
+        env: InstanceFeatures(env, instance.url, instance.token, timeout=instance.timeout)
+        for env, instance in settings.instances.items()
+    }
+    database.record_instances({env: found.name for env, found in instances.items()})
+    return RoutedStore(database, instances) if instances else database

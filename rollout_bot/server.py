@@ -76,12 +76,22 @@ def build(runtime: Runtime, *, embedded_worker: bool = False) -> tuple[Flask, Wo
         collectors=[
             TrackingCollector(runtime.engine),
             IssueUpdatesCollector(runtime.engine),
-            # The bot reads no flag itself: this reader shows whether its processes reach the store.
-            FlagsCollector(Flags(runtime.store, runtime.registry)),
+            *_flags_collector(runtime),
         ],
         dashboard_token=runtime.settings.dashboard_token,
     )
     return app, worker
+
+
+def _flags_collector(runtime: Runtime) -> list[FlagsCollector]:
+    """The bot reads no flag itself: this reader shows whether its processes reach the
+    store, in an environment the database holds (none when instances hold them all)."""
+    settings = runtime.settings
+    local = [env for env in settings.environments if env not in settings.instances]
+    if not local:
+        return []
+    environment = "production" if "production" in local else local[0]
+    return [FlagsCollector(Flags(runtime.database_store, runtime.registry, environment))]
 
 
 def run(

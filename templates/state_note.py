@@ -8,9 +8,10 @@ the caller reads the state (as `feature get` does) and posts the text.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from flags.results import Change, EnvironmentState
+from flags.store import environment_label
 from templates.render import Markdown, md_inline, render
 
 STATE_NOTE_MARKER = "<!-- rollout-bot:state-note -->"
@@ -62,9 +63,23 @@ def _row(*cells: str) -> Markdown:
     return Markdown(md_inline("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"))
 
 
-def state_note(flag: str, states: Sequence[EnvironmentState], *, defined: bool = True) -> str:
-    """The note's whole body; equal bodies mean nothing to edit."""
-    rows = [_row(s.environment, state_phrase(s, defined=defined)) for s in states]
+def state_note(
+    flag: str,
+    states: Sequence[EnvironmentState],
+    *,
+    defined: bool = True,
+    instances: Mapping[str, str] | None = None,
+) -> str:
+    """The note's whole body; equal bodies mean nothing to edit. `instances` names the
+    GitLab instance of each environment one holds."""
+    named = instances or {}
+    rows = [
+        _row(
+            environment_label(s.environment, named.get(s.environment)),
+            state_phrase(s, defined=defined),
+        )
+        for s in states
+    ]
     return render(
         "state_note.md.j2",
         marker=Markdown(STATE_NOTE_MARKER),
@@ -84,11 +99,13 @@ def change_comment(
     command: str,
     changes: Sequence[Change],
     at: dt.datetime | None = None,
+    instances: Mapping[str, str] | None = None,
 ) -> str:
     """A change made outside the issue, per environment before and after."""
+    named = instances or {}
     rows = [
         _row(
-            c.environment,
+            environment_label(c.environment, named.get(c.environment)),
             state_phrase(c.before),
             state_phrase(c.after) if c.changed else "unchanged",
         )

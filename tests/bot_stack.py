@@ -142,8 +142,11 @@ def bot_stack(
     workers: int = 2,
     start_worker: bool = True,
     signing_secret: str | None = None,
+    environ: dict[str, str] | None = None,
     **settings: object,
 ) -> Iterator[BotStack]:
+    """`environ` adds to the bot's environment variables (the CLI's too); `settings`
+    replace fields of the settings read from them, for the service only."""
     with FakeGitLab() as fake:
         org = fake.create_group("gitlab-org")
         project = fake.create_project(org, "gitlab")
@@ -164,6 +167,7 @@ def bot_stack(
             "ROLLOUT_BOT_LEASE_SECONDS": "5",
             "ROLLOUT_BOT_RETRY_BASE_SECONDS": "0.2",
             "ROLLOUT_BOT_MAX_ATTEMPTS": "8",
+            **(environ or {}),
         }
         base = Settings.from_env(env)
         base = dataclasses.replace(base, signing_secret=signing_secret)

@@ -14,7 +14,10 @@ from flags.database import make_engine
 from flags.memory_store import MemoryStore
 from flags.sql_store import SqlStore
 from flags.store import Store
+from gitlab_ops.instance_store import RoutedStore
 from rollout_bot import database
+from tests.fake_gitlab import FakeGitLab
+from tests.instance_env import seed_instance
 
 pytest_plugins = ["tests.snowplow_collector.fixtures", "tests.fake_gitlab.fixtures"]
 
@@ -92,11 +95,36 @@ def sqlite_engine(sqlite_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture
+def instance_store(sqlite_engine: sa.Engine, fake_gitlab: FakeGitLab) -> Iterator[RoutedStore]:
+    """Production and staging each on a GitLab instance of its own (two fakes), the rest
+    and the audit in SQLite."""
+    with FakeGitLab() as other:
+        # The flags the shared suites use: the store suite's, and test_commands'.
+        flags = ("f", "g", "rollout_flag")
+        production = seed_instance(fake_gitlab, "production", flags)
+        staging = seed_instance(other, "staging", flags)
+        yield RoutedStore(
+            SqlStore(sqlite_engine),
+            {"production": production.features(), "staging": staging.features()},
+        )
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        "instance",
+    ]
+)
 def store(request: pytest.FixtureRequest) -> Store:
     """Every store the shared adapter suite runs against."""
     if request.param == "memory":
         return MemoryStore()
+    if request.param == "instance":
+        routed: RoutedStore = request.getfixturevalue("instance_store")
+        return routed
     engine: sa.Engine = request.getfixturevalue(f"{request.param}_engine")
     return SqlStore(engine)
 

@@ -14,7 +14,9 @@ from sqlalchemy.engine import Engine
 from flags.database import make_engine
 from flags.definitions import configured_roots, load
 from flags.engine import Flags
+from flags.errors import Refusal
 from flags.sql_store import SqlStore
+from flags.store import refuse_instance_environment
 from tracking.counters import Counters, Reporter, Snapshot
 from tracking.memory import MemoryQueue
 from tracking.outbox import Outbox
@@ -210,11 +212,20 @@ def install(
     """
     settings = settings or SenderSettings()
     owned_engine = None
-    if flags is None:
+    if flags is not None:
+        # The instance evaluates its own flags; events gated on the bot's copy would lie.
+        refuse_instance_environment(flags.store, environment, "tracking.install")
+    else:
         if flags_url is None:
             raise TypeError("install() needs flags= (a flags.Flags) or flags_url= (its database)")
         owned_engine = make_engine(flags_url)
-        flags = Flags(SqlStore(owned_engine), load(configured_roots()), environment)
+        store = SqlStore(owned_engine)
+        try:
+            refuse_instance_environment(store, environment, "tracking.install")
+        except Refusal:
+            owned_engine.dispose()
+            raise
+        flags = Flags(store, load(configured_roots()), environment)
     counters = Counters()
     reporter = None
     engines = [owned_engine] if owned_engine is not None else []

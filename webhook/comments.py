@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from flags.store import environment_label
 from templates.render import Markdown, render
 from webhook.step_outcome import OVERRIDE_FLAG, RETRY_HINT, UNTICK_NOTE, StepOutcome
 
@@ -63,7 +64,7 @@ def card_rows(card: dict[str, Any] | None) -> list[dict[str, str]]:
             gates = ", ".join(f"{g}: {_value(v)}" for g, v in data["gates"].items() if v)
             rows.append(
                 {
-                    "environment": environment,
+                    "environment": environment_label(environment, data.get("instance")),
                     "before": _state(data),
                     "after": _state(data),
                     "changes": gates or "no gate set",
@@ -78,7 +79,7 @@ def card_rows(card: dict[str, Any] | None) -> list[dict[str, str]]:
         ]
         rows.append(
             {
-                "environment": environment,
+                "environment": environment_label(environment, data.get("instance")),
                 "before": _state(before),
                 "after": _state(after),
                 "changes": "; ".join(moved) if moved else "unchanged",

@@ -12,6 +12,7 @@ from flags.commands import execute, undefined_refusal
 from flags.engine import Flags
 from flags.errors import Refusal
 from flags.grammar import FeatureCommand, parse
+from flags.store import refuse_instance_environment
 from gitlab_ops.errors import GitLabError
 from rollout_bot.cli.common import CLI_SOURCE, fail, open_cli_runtime, print_json
 from rollout_bot.issue_notice import tell_rollout_issue
@@ -93,7 +94,8 @@ def feature_check(
             raise Refusal(f"unknown environment {env}")
         if name not in runtime.registry:
             raise undefined_refusal(runtime.registry, name)
-        flags = Flags(runtime.store, runtime.registry, env)
+        refuse_instance_environment(runtime.store, env, "feature check")
+        flags = Flags(runtime.database_store, runtime.registry, env)
         for actor in actors or (None,):
             click.echo("true" if flags.enabled(name, actor) else "false")
     except Refusal as exc:

@@ -525,6 +525,13 @@ class FakeGitLab:
         (cut short by `faults.clear()` and `stop()`)."""
         self.faults.add(n, delay=seconds, method=method, path=path)
 
+    def answer_late(
+        self, seconds: float, n: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> None:
+        """Handle the next `n` matching API requests at once and hold their answers for
+        `seconds`: a client that times out meanwhile had its change made (a slow instance)."""
+        self.faults.add(n, delay=seconds, method=method, path=path, late=True)
+
     def record(self, entry: RecordedRequest) -> None:
         with self._log_lock:
             self.requests.append(entry)

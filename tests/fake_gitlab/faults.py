@@ -15,6 +15,9 @@ class Fault:
     delay: float = 0.0
     method: str | None = None
     path: re.Pattern[str] | None = None
+    # Hold the answer instead of the request: the change is made, its answer comes late
+    # (a client that times out has had its write applied, as on a slow instance).
+    late: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method.upper()) and (
@@ -40,6 +43,7 @@ class FaultPlan:
         delay: float = 0.0,
         method: str | None = None,
         path: str | None = None,
+        late: bool = False,
     ) -> None:
         if n < 1:
             raise ValueError("n must be at least 1")
@@ -52,12 +56,14 @@ class FaultPlan:
                     delay=delay,
                     method=method.upper() if method else None,
                     path=re.compile(path) if path else None,
+                    late=late,
                 )
             )
 
-    def take(self, method: str, path: str) -> tuple[float, Fault | None]:
-        """The delay to sleep and the error to answer with, for one request."""
-        delay, error = 0.0, None
+    def take(self, method: str, path: str) -> tuple[float, Fault | None, float]:
+        """The delay to sleep before handling one request, the error to answer it with,
+        and the delay to hold its answer after handling it."""
+        delay, error, late = 0.0, None, 0.0
         with self._lock:
             for kind_is_error in (True, False):
                 for fault in self._faults:
@@ -65,11 +71,13 @@ class FaultPlan:
                         fault.remaining -= 1
                         if kind_is_error:
                             error = fault
+                        elif fault.late:
+                            late = fault.delay
                         else:
                             delay = fault.delay
                         break
             self._faults = [f for f in self._faults if f.remaining > 0]
-        return delay, error
+        return delay, error, late
 
     def sleep(self, seconds: float) -> None:
         """Hold a request; `clear()` or `release()` cuts the wait short."""

@@ -28,7 +28,8 @@ def set_feature(state: State, name: str, params: Mapping[str, Any]) -> Feature:
         actors = _targets(state, params)
         groups = _split(params.get("feature_group"))
         feature = state.features.setdefault(name, Feature(name=name))
-        if value in ("true", "false"):
+        # GitLab's gate_value: "0" is false, so a percentage of 0 disables the whole flag.
+        if value in ("true", "false", "0"):
             enable = value == "true"
             if actors or groups:
                 _toggle(feature.actors, actors, enable)
@@ -57,20 +58,33 @@ def _percentage(value: str) -> int | float:
 
 
 def _targets(state: State, params: Mapping[str, Any]) -> list[str]:
-    """Flipper ids of the named actors, e.g. `User:4`, `Project:12`."""
+    """Flipper ids of the named actors, e.g. `User:4`, `Project:12`.
+
+    GitLab's `Feature::Target` finds each by username or full path only
+    (`find_by_full_path`), never by id; one it cannot find is a 400 "X is not found!".
+    """
     ids: list[str] = []
-    try:
-        ids += [f"User:{state.user(u).id}" for u in _split(params.get("user"))]
-        ids += [f"Group:{state.group(g).id}" for g in _split(params.get("group"))]
-        ids += [f"Project:{state.project(p).id}" for p in _split(params.get("project"))]
-        for ref in _split(params.get("namespace")):
-            namespace = state.namespace(ref)
-            if isinstance(namespace, Group):
-                ids.append(f"Group:{namespace.id}")
+    for kind, find in (
+        ("user", state.user),
+        ("group", state.group),
+        ("project", state.project),
+        ("namespace", state.namespace),
+    ):
+        for ref in _split(params.get(kind)):
+            try:
+                if ref.isdigit():
+                    raise NotFound(ref)
+                found = find(ref)
+            except NotFound:
+                raise BadRequest(f"400 Bad request - {ref} is not found!") from None
+            if kind == "user":
+                ids.append(f"User:{found.id}")
+            elif kind == "project":
+                ids.append(f"Project:{found.id}")
+            elif isinstance(found, Group):
+                ids.append(f"Group:{found.id}")
             else:
-                ids.append(f"Namespace:{namespace.namespace_id}")
-    except NotFound as exc:
-        raise BadRequest(f"400 Bad request - {exc}") from None
+                ids.append(f"Namespace:{found.namespace_id}")
     return ids
 
 

@@ -131,7 +131,8 @@ def log_and_gate() -> Response | None:
     )
     g.entry = entry
     fake.record(entry)
-    delay, fault = fake.faults.take(request.method, request.path)
+    delay, fault, late = fake.faults.take(request.method, request.path)
+    g.late = late
     if delay:
         fake.faults.sleep(delay)
     if fault is not None:
@@ -152,6 +153,9 @@ def log_status(response: Response) -> Response:
     entry: RecordedRequest | None = g.get("entry")
     if entry is not None:
         entry.status = response.status_code
+    late: float = g.get("late", 0.0)
+    if late:
+        the_fake().faults.sleep(late)  # handled already: only the answer is held
     return response
 
 

@@ -1,0 +1,150 @@
+"""One environment's flags on a GitLab instance, through python-gitlab's `features` manager.
+
+https://docs.gitlab.com/api/features/ — every call needs an administrator's token.
+The manager lists, sets and deletes; it has no single get, so a flag's state is read
+from the list (`GET /features` lists only flags set at least once: absent means never
+set, its definition's default). `key`, `namespace` and `force` are not among `set()`'s
+named arguments and travel as extra parameters. Like every call of `gitlab_ops.client`,
+nothing is retried here (`ONCE`): a timeout or 5xx raises `TransientGitLabError` and the
+caller's retry policy decides; a refusal (403, 400, 404) is a `Refusal` naming the
+environment, since nothing was changed by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import gitlab.exceptions
+import requests
+
+from flags.errors import Refusal, RolloutError
+from flags.state import FlagState
+from gitlab_ops.client import GITLAB_ERRORS, ONCE, TRANSIENT_STATUS, GitLab
+from gitlab_ops.errors import TransientGitLabError
+from gitlab_ops.feature_calls import Call, plan, state_from_gates
+
+# Why GitLab says no, in words for the person who ticked the box.
+REFUSED_BECAUSE = {
+    401: "the token is not valid (ROLLOUT_BOT_ENV_{var}_TOKEN)",
+    403: "the token is not an administrator's (the Features API needs one)",
+    404: "not found there",
+}
+
+
+class InstanceRefused(Refusal):
+    """The instance answered no (403, 400, 404...): nothing changed there."""
+
+
+def instance_name(url: str) -> str:
+    """How people know the instance: its host (and port), e.g. `gitlab.example.com`."""
+    return urlsplit(url).netloc or url
+
+
+class InstanceFeatures:
+    def __init__(
+        self,
+        environment: str,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.environment = environment
+        self.name = instance_name(url)
+        self.client = GitLab(url, token, timeout=timeout, session=session)
+
+    @property
+    def label(self) -> str:
+        return f"{self.environment} ({self.name})"
+
+    # --- reads -------------------------------------------------------------------------
+
+    def states(self) -> dict[str, FlagState]:
+        """Every flag set at least once on the instance, by name."""
+        features = self._call(
+            "listing its flags",
+            lambda gl: gl.features.list(get_all=True, **ONCE),
+        )
+        return {str(f.name): state_from_gates(f.gates or ()) for f in features}
+
+    def state(self, name: str) -> FlagState | None:
+        return self.states().get(name)
+
+    def defined(self, name: str) -> bool:
+        """Whether the instance's own YAML definitions (`GET /features/definitions`) know it."""
+        definitions = self._call(
+            "listing its flag definitions",
+            lambda gl: gl.http_list("/features/definitions", get_all=True, **ONCE),
+        )
+        return any(isinstance(d, dict) and d.get("name") == name for d in definitions)
+
+    # --- writes ------------------------------------------------------------------------
+
+    def apply(self, name: str, current: FlagState | None, target: FlagState | None) -> None:
+        """Take `name` from `current` (as just read) to `target`; no call when they agree."""
+        for call in plan(current, target):
+            self._send(name, call)
+
+    def _send(self, name: str, call: Call) -> None:
+        if call.verb == "delete":
+            self._call(f"deleting {name}", lambda gl: gl.features.delete(name, **ONCE))
+            return
+        paths = {p: ",".join(self._paths(ids)) for p, ids in call.targets.items()}
+        extra: dict[str, Any] = dict(ONCE)
+        if call.key is not None:
+            extra["key"] = call.key
+        if "namespace" in paths:
+            extra["namespace"] = paths["namespace"]
+        self._call(
+            f"setting {name} to {call.value}",
+            lambda gl: gl.features.set(
+                name,
+                call.value,  # type: ignore[arg-type]  # the API reads "true", "25" alike
+                feature_group=call.feature_group,
+                user=paths.get("user"),
+                group=paths.get("group"),
+                project=paths.get("project"),
+                **extra,
+            ),
+        )
+
+    def _paths(self, actor_ids: tuple[str, ...]) -> list[str]:
+        """The Features API names actors by path or username, never by id: ask the instance."""
+        return [self._path(actor) for actor in actor_ids]
+
+    def _path(self, actor: str) -> str:
+        kind, _, ref = actor.partition(":")
+        where = {
+            "User": f"/users/{ref}",
+            "Group": f"/groups/{ref}",
+            "Project": f"/projects/{ref}",
+            "Namespace": f"/namespaces/{ref}",
+        }[kind]
+        found = self._call(f"finding {actor}", lambda gl: gl.http_get(where, **ONCE))
+        assert isinstance(found, dict)
+        key = {"User": "username", "Project": "path_with_namespace"}.get(kind, "full_path")
+        return str(found[key])
+
+    # --- errors ------------------------------------------------------------------------
+
+    def _call(self, what: str, call: Callable[[gitlab.Gitlab], Any]) -> Any:
+        try:
+            return call(self.client.gl)
+        except GITLAB_ERRORS as exc:
+            raise self._translate(exc, what) from exc
+
+    def _translate(self, exc: Exception, what: str) -> RolloutError:
+        code = getattr(exc, "response_code", None)
+        if not isinstance(exc, gitlab.exceptions.GitlabError) or code in TRANSIENT_STATUS:
+            detail = f"GitLab answered {code}" if code else type(exc).__name__
+            return TransientGitLabError(
+                f"{self.label} did not answer {what} ({detail}); the step can be retried"
+            )
+        var = self.environment.upper().replace("-", "_")
+        because = REFUSED_BECAUSE.get(code or 0, "").format(var=var)
+        message = str(getattr(exc, "error_message", "") or exc)
+        reason = f"{because}: {message}" if because else message
+        return InstanceRefused(f"{self.label} refused {what}: {code} {reason}")

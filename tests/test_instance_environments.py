@@ -1,0 +1,268 @@
+"""Environments on a GitLab instance: the call plan, the settings, the CLI, and who refuses.
+
+The routed store's behaviour as a store is the shared suite's (tests/test_store_shared.py);
+a rollout through the bot is tests/test_instance_e2e.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+from sqlalchemy.orm import sessionmaker
+
+import tracking
+from flags.definitions import load
+from flags.engine import Flags
+from flags.sql_store import SqlStore
+from flags.state import OFF, ON, FlagState
+from flags.store import InstanceEnvironment
+from gitlab_ops.feature_calls import Call, plan, state_from_gates
+from rollout_bot.cli import main
+from rollout_bot.config import ConfigError, Settings
+from tests.conftest import FIXTURES
+from tests.fake_gitlab import FakeGitLab
+from tests.fixtures.gitlab import api
+from tests.instance_env import ADMIN_TOKEN, Instance, seed_instance
+from tests.test_fake_gitlab import missing_keys
+
+FLAG = "product_intelligence_database_event_tracking"
+
+# --- the calls from one state to another (pure) -------------------------------------------
+
+
+def test_plan_sends_nothing_when_the_instance_already_agrees() -> None:
+    assert plan(None, None) == []
+    assert plan(ON, ON) == []
+    pct = FlagState(percentage_of_actors=25)
+    assert plan(pct, pct) == []
+
+
+def test_plan_enable_disable_and_forget() -> None:
+    assert plan(FlagState(percentage_of_actors=25), ON) == [Call("set", "true")]
+    assert plan(ON, OFF) == [Call("set", "false")]
+    assert plan(None, OFF) == [Call("set", "false")]  # set, and off: not the default
+    assert plan(OFF, None) == [Call("delete")]
+
+
+def test_plan_adds_and_removes_actors_by_parameter() -> None:
+    current = FlagState(actors=frozenset({"Project:1", "User:2"}))
+    target = FlagState(actors=frozenset({"Project:1", "Group:7", "Namespace:9"}))
+    assert plan(current, target) == [
+        Call("set", "false", targets={"user": ("User:2",)}),
+        Call("set", "true", targets={"group": ("Group:7",), "namespace": ("Namespace:9",)}),
+    ]
+    assert plan(None, FlagState(groups=frozenset({"staff"}))) == [
+        Call("set", "true", feature_group="staff")
+    ]
+
+
+def test_plan_percentages_with_their_key() -> None:
+    assert plan(None, FlagState(percentage_of_actors=12.5)) == [
+        Call("set", "12.5", key="percentage_of_actors")
+    ]
+    assert plan(FlagState(percentage_of_time=5), FlagState(percentage_of_time=50)) == [
+        Call("set", "50", key="percentage_of_time")
+    ]
+
+
+def test_plan_clears_first_what_the_api_cannot_take_back_alone() -> None:
+    # `value=0` disables the whole flag on GitLab: a percentage goes by clearing everything.
+    current = FlagState(percentage_of_actors=25, actors=frozenset({"User:2"}))
+    target = FlagState(actors=frozenset({"User:2"}))
+    assert plan(current, target) == [
+        Call("set", "false"),
+        Call("set", "true", targets={"user": ("User:2",)}),
+    ]
+
+
+def test_gates_read_back_as_the_instance_lists_them() -> None:
+    gates: list[dict[str, Any]] = [
+        {"key": "boolean", "value": False},
+        {"key": "actors", "value": ["Project:1"]},
+        {"key": "percentage_of_actors", "value": 34},
+    ]
+    assert state_from_gates(gates) == FlagState(
+        actors=frozenset({"Project:1"}), percentage_of_actors=34
+    )
+    assert state_from_gates([{"key": "boolean", "value": True}]) == ON
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def test_settings_name_the_environment_as_access_levels_do() -> None:
+    settings = Settings.from_env(
+        {
+            "ROLLOUT_BOT_ENV_STAGING_REF_GITLAB_URL": "https://gitlab.example.com/",
+            "ROLLOUT_BOT_ENV_STAGING_REF_TOKEN": "glpat-admin",
+        }
+    )
+    (instance,) = settings.instances.values()
+    assert list(settings.instances) == ["staging-ref"]
+    assert instance.url == "https://gitlab.example.com" and instance.token == "glpat-admin"
+    assert "glpat-admin" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"ROLLOUT_BOT_ENV_PRODUCTION_GITLAB_URL": "https://gitlab.example.com"},
+            "ROLLOUT_BOT_ENV_PRODUCTION_GITLAB_URL is set without ROLLOUT_BOT_ENV_PRODUCTION_TOKEN",
+        ),
+        (
+            {"ROLLOUT_BOT_ENV_PRODUCTION_TOKEN": "glpat-admin"},
+            "ROLLOUT_BOT_ENV_PRODUCTION_TOKEN is set without ROLLOUT_BOT_ENV_PRODUCTION_GITLAB_URL",
+        ),
+        (
+            {"ROLLOUT_BOT_ENV_QA_GITLAB_URL": "https://x", "ROLLOUT_BOT_ENV_QA_TOKEN": "t"},
+            "'qa' is not one of ROLLOUT_BOT_ENVIRONMENTS",
+        ),
+        (
+            {
+                "ROLLOUT_BOT_ENV_DEV_GITLAB_URL": "gitlab.example.com",
+                "ROLLOUT_BOT_ENV_DEV_TOKEN": "t",
+            },
+            "is not an http(s) URL",
+        ),
+    ],
+)
+def test_half_an_instance_setting_is_a_config_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+# --- the CLI against an instance ----------------------------------------------------------
+
+
+@pytest.fixture
+def instance() -> Iterator[Instance]:
+    with FakeGitLab() as fake:
+        yield seed_instance(fake, "production", flags=(FLAG,))
+
+
+def cli_env(database_url: str, instance: Instance, token: str = ADMIN_TOKEN) -> dict[str, str]:
+    return {
+        "ROLLOUT_BOT_DATABASE_URL": database_url,
+        "ROLLOUT_BOT_DEFINITIONS": "",
+        "ROLLOUT_BOT_USER": "release-manager",
+        "ROLLOUT_BOT_ENV_PRODUCTION_GITLAB_URL": instance.fake.url,
+        "ROLLOUT_BOT_ENV_PRODUCTION_TOKEN": token,
+    }
+
+
+def invoke(env: dict[str, str], *args: str) -> Result:
+    return CliRunner(env=env).invoke(main, list(args), catch_exceptions=False)
+
+
+def test_feature_set_and_get_through_the_instance(database_url: str, instance: Instance) -> None:
+    env = cli_env(database_url, instance)
+    host = urlsplit(instance.fake.url).netloc
+    invoke(env, "feature", "set", FLAG, "true", "--staging")
+    result = invoke(env, "feature", "set", FLAG, "10", "--actors")
+    assert result.exit_code == 0, result.stderr
+    assert f"  production ({host}): off (default) -> conditional" in result.output
+    feature = instance.fake.state.features[FLAG]
+    assert feature.percentage_of_actors == 10
+    listed = invoke(env, "feature", "list")
+    assert f"production ({host})=conditional" in listed.output
+    checked = invoke(env, "feature", "check", FLAG, "--actor", "Group:1")
+    assert checked.exit_code == 1
+    assert (
+        f"feature check cannot evaluate production: its flags live on the GitLab instance {host}"
+        in checked.stderr
+    )
+
+
+def test_a_flag_the_instance_does_not_define_is_refused(
+    database_url: str, instance: Instance
+) -> None:
+    env = cli_env(database_url, instance)
+    instance.fake.state.feature_definitions.clear()
+    invoke(env, "feature", "set", FLAG, "true", "--staging")
+    result = invoke(env, "feature", "set", FLAG, "true")
+    host = urlsplit(instance.fake.url).netloc
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: production ({host}) has no definition of '{FLAG}' "
+        "(GET /features/definitions): deploy it there first"
+    )
+    assert instance.fake.state.features == {}
+    history = invoke(env, "feature", "history", FLAG, "--json").output
+    assert '"environment": "production"' not in history
+
+
+# --- applications do not evaluate an instance's environment --------------------------------
+
+
+def test_flags_and_tracking_refuse_an_environment_the_instance_holds(
+    database_url: str, instance: Instance
+) -> None:
+    invoke(cli_env(database_url, instance), "feature", "list")  # the bot records it
+    engine = sa.create_engine(database_url)
+    try:
+        store = SqlStore(engine)
+        host = urlsplit(instance.fake.url).netloc
+        assert store.recorded_instance("production") == host
+        with pytest.raises(InstanceEnvironment) as caught:
+            Flags(store, load([FIXTURES / "feature_flags"]), "production")
+        assert str(caught.value) == (
+            f"flags.Flags cannot evaluate production: its flags live on the GitLab instance "
+            f"{host}, which evaluates them itself (Feature.enabled? there)"
+        )
+        Flags(store, load([FIXTURES / "feature_flags"]), "staging").close()
+        with pytest.raises(InstanceEnvironment) as refused:
+            tracking.install(
+                sessionmaker(engine),
+                collector="http://127.0.0.1:9",
+                app_id="app",
+                flags_url=database_url,
+                environment="production",
+            )
+        assert str(refused.value).startswith("tracking.install cannot evaluate production")
+    finally:
+        engine.dispose()
+
+
+# --- what the instance answers, as GitLab documents it ----------------------------------
+
+
+def test_the_listed_gates_read_back_as_states() -> None:
+    listed = {f["name"]: f for f in api("features.json")}
+    rollout = state_from_gates(listed[FLAG]["gates"])
+    assert rollout == FlagState(percentage_of_actors=25)
+    assert rollout.state == listed[FLAG]["state"]
+    assert state_from_gates(listed["rollout_bot_dashboard"]["gates"]) == ON
+
+
+def test_the_fake_lists_features_and_definitions_as_documented(instance: Instance) -> None:
+    features = instance.features()
+    features.apply(FLAG, None, FlagState(percentage_of_actors=25))
+    gl = features.client.gl
+    (listed,) = [f.asdict() for f in gl.features.list(get_all=True)]
+    documented = {f["name"]: f for f in api("features.json")}[FLAG]
+    assert missing_keys(documented, listed) == []
+    # GitLab lists the boolean gate too (false); its documented example leaves it out.
+    assert state_from_gates(listed["gates"]) == state_from_gates(documented["gates"])
+    (definition,) = gl.http_list("/features/definitions", get_all=True)
+    assert missing_keys(api("features_definitions.json")[0], definition) == []
+    assert features.defined(FLAG) and not features.defined("unknown_flag")
+
+
+def test_a_flag_the_instance_no_longer_defines_can_still_be_forgotten(
+    database_url: str, instance: Instance
+) -> None:
+    env = cli_env(database_url, instance)
+    assert invoke(env, "feature", "set", FLAG, "true", "--staging").exit_code == 0
+    assert invoke(env, "feature", "set", FLAG, "true").exit_code == 0
+    instance.fake.state.feature_definitions.clear()  # its code no longer has the flag
+    result = invoke(env, "feature", "delete", FLAG, "--staging", "--production")
+    assert result.exit_code == 0, result.stderr
+    assert instance.fake.state.features == {}
+    assert len(instance.fake.requests_to("DELETE", rf"^/api/v4/features/{FLAG}$")) == 1
