@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+
+import pytest
 
 from flags.store import AuditRecord
 from webhook.dashboard import chart
+from webhook.dashboard.render import shown_path
 from webhook.dashboard.rollout_series import Point, Series, replay
 from webhook.dashboard.when import ago, when
 
@@ -149,3 +153,12 @@ def test_many_hours_are_summed_into_buckets_that_fit_the_width() -> None:
     drawn = chart.draw([], hours, T0)
     assert drawn.hours_per_bar == 3 and len(drawn.bars) == len(buckets)
     assert chart.bucketed(hours[:5]) == [(hour, events, 1) for hour, events in hours[:5]]
+
+
+def test_a_definitions_file_is_shown_from_where_the_service_runs_or_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside = tmp_path / "config" / "feature_flags" / "development" / "f.yml"
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(str(inside)) == "config/feature_flags/development/f.yml"
+    assert shown_path("/srv/elsewhere/secret/f.yml") == "f.yml"

@@ -8,6 +8,7 @@ tests instead of rendering as blanks.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -25,7 +26,17 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     made.globals.update(svg_point=svg_marks.point, svg_bar=svg_marks.bar)
+    made.filters["shown_path"] = shown_path
     return made
+
+
+def shown_path(path: str) -> str:
+    """A definition's file relative to where the service runs: the server's own folders
+    are nobody's business on a page, and the repository path is what people look for."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return Path(path).name
 
 
 def page(name: str, **context: Any) -> str:
