@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from flags.store import AuditRecord
+from flags.state import FlagState, default_state
+from flags.store import AuditRecord, Snapshot
 from webhook.dashboard import chart
+from webhook.dashboard.instance_states import last_set, with_instances
 from webhook.dashboard.render import shown_path
 from webhook.dashboard.rollout_series import Point, Series, replay
 from webhook.dashboard.when import ago, when
@@ -162,3 +164,19 @@ def test_a_definitions_file_is_shown_from_where_the_service_runs_or_by_name(
     monkeypatch.chdir(tmp_path)
     assert shown_path(str(inside)) == "config/feature_flags/development/f.yml"
     assert shown_path("/srv/elsewhere/secret/f.yml") == "f.yml"
+
+
+def test_an_instances_states_are_replayed_from_the_bots_own_audit_rows() -> None:
+    default = default_state(False)
+    replayed = last_set(RAMP[:-1], lambda _name: default)  # all but the final delete
+    assert replayed["staging"]["f"] == FlagState(boolean=True)
+    production = replayed["production"]["f"]
+    assert production.boolean and production.percentage_of_actors == 50
+    assert list(production.actors) == ["Group:9970"]
+    assert "f" not in last_set(RAMP, lambda _name: default).get("production", {})
+    database = Snapshot(7, {"staging": {"g": FlagState(boolean=True)}, "production": {}})
+    merged = with_instances(database, {"production": "gitlab.example.com"}, replayed)
+    assert merged.version == 7
+    assert merged.get("staging", "g") == FlagState(boolean=True)  # the database's, untouched
+    assert merged.get("production", "f") == production
+    assert with_instances(database, {}, replayed) is database

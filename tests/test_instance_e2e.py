@@ -20,6 +20,8 @@ from rollout_bot.config import InstanceSettings
 from tests.bot_stack import FLAG, BotStack, bot_stack
 from tests.fake_gitlab import FakeGitLab, render
 from tests.instance_env import ADMIN_TOKEN, DEVELOPER_TOKEN, Instance, seed_instance
+from webhook.app import create_app
+from webhook.dashboard.instance_states import NOTE as INSTANCE_NOTE
 
 FEATURE_WRITES = rf"^/api/v4/features/{FLAG}$"
 
@@ -98,6 +100,7 @@ def test_a_whole_rollout_with_production_on_an_instance(
     assert "instance" not in card["environments"]["staging"]
     (state_note,) = stack.state_notes(iid)
     assert f"| {name} | 25% of actors |" in state_note
+    assert_dashboard_shows(stack, instance, "25% of actors")
 
     stack.tick(stack.alice, iid, "enable-production-command")
     stack.wait_updates()
@@ -127,6 +130,32 @@ def test_a_whole_rollout_with_production_on_an_instance(
     assert {r.who for r in rows} == {"alice"}
     history = stack.cli("feature", "history", FLAG)
     assert f"  {name}  " in history
+    assert_dashboard_shows(stack, instance, "off (default)")
+
+
+def assert_dashboard_shows(stack: BotStack, instance: Instance, phrase: str) -> None:
+    """The dashboard never calls the instance: it shows what the bot last set there, says
+    so, and agrees with what the instance holds."""
+    app = create_app(
+        stack.runtime.engine,
+        registry=stack.runtime.registry,
+        environments=stack.runtime.settings.environments,
+        dashboard_token="t",
+    )
+    client = app.test_client()
+    bearer = {"Authorization": "Bearer t"}
+    host = urlsplit(instance.fake.url).netloc
+    answer = client.get("/api/flags", headers=bearer).get_json()
+    assert answer["instances"] == {"production": host}
+    (row,) = [flag for flag in answer["flags"] if flag["name"] == FLAG]
+    production = row["states"]["production"]
+    assert production["text"] == phrase
+    expected = held(instance)
+    assert production["default"] is (expected is None)
+    if expected is not None:
+        assert production["gates"] == expected.gates()
+    page = client.get(f"/flags/{FLAG}", headers=bearer).text
+    assert f"on {host}, {INSTANCE_NOTE}" in page
 
 
 def test_the_consistency_check_spans_the_database_and_the_instance(

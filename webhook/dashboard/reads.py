@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from flags.schema import flag_audit
+from flags.schema import flag_audit, flag_instances
 from flags.sql_store import SqlStore, audit_record
 from flags.store import AuditRecord, Snapshot
 from gitlab_ops.schema import rollout_issues
@@ -27,6 +27,23 @@ TRACKED_TABLE = "group_stages"
 
 def snapshot(engine: Engine) -> Snapshot:
     return SqlStore(engine).snapshot()
+
+
+def instances(engine: Engine) -> dict[str, str]:
+    """The environments the bot keeps on a GitLab instance, as it recorded them."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(flag_instances)).all()
+    return {row.environment: row.instance for row in rows}
+
+
+def instance_history(engine: Engine, environments: Collection[str]) -> list[AuditRecord]:
+    """Every audit row of those environments (the changes the bot made on the instance)."""
+    if not environments:
+        return []
+    query = sa.select(flag_audit).where(flag_audit.c.environment.in_(sorted(environments)))
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(flag_audit.c.at, flag_audit.c.id)).all()
+    return [audit_record(row) for row in rows]
 
 
 def history(engine: Engine, flag: str) -> list[AuditRecord]:

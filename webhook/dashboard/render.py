@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from webhook.dashboard import svg_marks
+from webhook.dashboard import instance_states, svg_marks
 
 
 @functools.cache
@@ -27,6 +27,7 @@ def environment() -> Environment:
     )
     made.globals.update(svg_point=svg_marks.point, svg_bar=svg_marks.bar)
     made.filters["shown_path"] = shown_path
+    made.globals["instance_note"] = instance_states.NOTE
     return made
 
 

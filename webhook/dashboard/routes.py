@@ -15,6 +15,8 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.engine import Engine
 
 from flags.definitions import Registry
+from flags.state import FlagState, default_state
+from flags.store import Snapshot
 from gitlab_ops import issue_updates
 from tracking import FLAG as TRACKING_FLAG
 from tracking.status import read_status
@@ -23,6 +25,7 @@ from webhook.dashboard import reads, render
 from webhook.dashboard.flag_page import FlagPage, flag_page
 from webhook.dashboard.grid import FlagRow, flag_row, grid
 from webhook.dashboard.health import Health, health
+from webhook.dashboard.instance_states import last_set, with_instances
 
 NAME: Final = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 MAX_FILTER: Final = 255
@@ -56,10 +59,24 @@ def blueprint(
     def guard() -> Response | None:
         return page_auth.refusal(token)
 
+    def current() -> tuple[Snapshot, dict[str, str]]:
+        """Flag states now: the database's, and the instances' as the bot last set them."""
+        kept = {env: host for env, host in reads.instances(engine).items() if env in envs}
+        snapshot = reads.snapshot(engine)
+        if not kept:
+            return snapshot, kept
+
+        def default_for(name: str) -> FlagState:
+            definition = registry.get(name)
+            return default_state(bool(definition and definition.default_enabled))
+
+        replayed = last_set(reads.instance_history(engine, kept), default_for)
+        return with_instances(snapshot, kept, replayed), kept
+
     def rows(match: str) -> list[FlagRow]:
         return grid(
             registry,
-            reads.snapshot(engine),
+            current()[0],
             envs,
             reads.last_changes(engine),
             reads.issue_urls(engine),
@@ -71,7 +88,7 @@ def blueprint(
         if not NAME.match(name):
             raise NotFound(MSG_BAD_NAME.format(name=name))
         records = reads.history(engine, name)
-        snapshot = reads.snapshot(engine)
+        snapshot, _ = current()
         definition = registry.get(name)
         stored = any(name in states for states in snapshot.states.values())
         if definition is None and not stored and not records:
@@ -111,7 +128,12 @@ def blueprint(
         except NotFound as exc:
             return _plain(str(exc), 400)
         return render.page(
-            "flags.j2", rows=rows(match), environments=envs, match=match, active="flags"
+            "flags.j2",
+            rows=rows(match),
+            environments=envs,
+            instances=current()[1],
+            match=match,
+            active="flags",
         )
 
     @pages.get("/flags/<name>")
@@ -120,7 +142,9 @@ def blueprint(
             model = one_flag(name)
         except NotFound as exc:
             return _plain(str(exc), 404)
-        return render.page("flag.j2", page=model, environments=envs, active="flags")
+        return render.page(
+            "flag.j2", page=model, environments=envs, instances=current()[1], active="flags"
+        )
 
     @pages.get("/health")
     def health_page() -> str:
@@ -132,7 +156,11 @@ def blueprint(
             match = match_filter()
         except NotFound as exc:
             return jsonify(error=str(exc)), 400
-        return jsonify(environments=list(envs), flags=[row.as_dict() for row in rows(match)])
+        return jsonify(
+            environments=list(envs),
+            instances=current()[1],
+            flags=[row.as_dict() for row in rows(match)],
+        )
 
     @pages.get("/api/flags/<name>/history")
     def history_json(name: str) -> Response | tuple[Response, int]:
