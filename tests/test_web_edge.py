@@ -40,6 +40,21 @@ TICKED = "issue_hook_task_ticked.json"
 GITLAB_DESCRIPTION_LIMIT = 1_048_576  # characters (Issue::DESCRIPTION_LENGTH_MAX)
 
 
+def record_rollout_issue(engine: sa.Engine) -> dict[str, Any]:
+    """The ticked fixture's issue recorded as a rollout issue; its payload."""
+    payload = WEBHOOKS.payload(TICKED)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(rollout_issues).values(
+                project_id=payload["project"]["id"],
+                issue_iid=payload["object_attributes"]["iid"],
+                flag=FLAG,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    return payload
+
+
 @pytest.fixture
 def client(database_url: str) -> Iterator[tuple[FlaskClient, sa.Engine]]:
     """The app `serve` runs, with the ticked fixture's issue recorded as a rollout issue."""
@@ -49,16 +64,7 @@ def client(database_url: str) -> Iterator[tuple[FlaskClient, sa.Engine]]:
         "ROLLOUT_BOT_WEBHOOK_SECRET": SECRET,
     }
     runtime = open_runtime(Settings.from_env(env))
-    payload = WEBHOOKS.payload(TICKED)
-    with runtime.engine.begin() as conn:
-        conn.execute(
-            sa.insert(rollout_issues).values(
-                project_id=payload["project"]["id"],
-                issue_iid=payload["object_attributes"]["iid"],
-                flag=FLAG,
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
+    record_rollout_issue(runtime.engine)
     app, _ = build(runtime)
     try:
         yield app.test_client(), runtime.engine
@@ -213,16 +219,7 @@ def test_a_delivery_that_waits_past_its_turn_to_write_gets_503_and_nothing_store
     url = f"sqlite:///{tmp_path / 'turn.sqlite3'}"
     database.upgrade(url)
     engine = make_engine(url)
-    payload = WEBHOOKS.payload(TICKED)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(rollout_issues).values(
-                project_id=payload["project"]["id"],
-                issue_iid=payload["object_attributes"]["iid"],
-                flag=FLAG,
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
+    payload = record_rollout_issue(engine)
     receiver = ReceiverConfig(
         engine=engine, verification=Verification(secret_token=SECRET), store_wait_seconds=0.05
     )
