@@ -41,8 +41,11 @@ class Runtime:
         )
 
 
-def open_runtime(settings: Settings) -> Runtime:
-    """Connect; SQLite is migrated on the spot, PostgreSQL must have been upgraded."""
+def open_runtime(settings: Settings, *, service: bool = False) -> Runtime:
+    """Connect; SQLite is migrated on the spot, PostgreSQL must have been upgraded.
+
+    ``service``: this process is the bot itself (`serve`, `worker`), whose settings say
+    which environments live on a GitLab instance (see `make_store`)."""
     engine = make_engine(settings.database_url)
     if is_sqlite(settings.database_url):
         if not database.is_up_to_date(engine):
@@ -53,19 +56,24 @@ def open_runtime(settings: Settings) -> Runtime:
             "the database schema is not up to date: run `rollout-bot db upgrade` first"
         )
     registry = definitions.load(settings.definitions)
-    return Runtime(settings, engine, make_store(settings, engine), registry)
+    return Runtime(settings, engine, make_store(settings, engine, service=service), registry)
 
 
-def make_store(settings: Settings, engine: Engine) -> SqlStore | RoutedStore:
+def make_store(
+    settings: Settings, engine: Engine, *, service: bool = False
+) -> SqlStore | RoutedStore:
     """The database's store, routed to a GitLab instance for each environment given one.
 
     The database records which environments those are, so applications reading it
     (`flags.Flags`, `tracking.install`) refuse them instead of serving stale copies.
+    Only the service's settings may say "none": a CLI run from a shell that lacks the
+    instance settings must not erase the record applications rely on.
     """
     database = SqlStore(engine)
     instances = {
         env: InstanceFeatures(env, instance.url, instance.token, timeout=instance.timeout)
         for env, instance in settings.instances.items()
     }
-    database.record_instances({env: found.name for env, found in instances.items()})
+    if instances or service:
+        database.record_instances({env: found.name for env, found in instances.items()})
     return RoutedStore(database, instances) if instances else database

@@ -24,6 +24,7 @@ from flags.store import InstanceEnvironment
 from gitlab_ops.feature_calls import Call, plan, state_from_gates
 from rollout_bot.cli import main
 from rollout_bot.config import ConfigError, Settings
+from rollout_bot.runtime import open_runtime
 from tests.conftest import FIXTURES
 from tests.fake_gitlab import FakeGitLab
 from tests.fixtures.gitlab import api
@@ -226,6 +227,14 @@ def test_flags_and_tracking_refuse_an_environment_the_instance_holds(
                 environment="production",
             )
         assert str(refused.value).startswith("tracking.install cannot evaluate production")
+        # A shell without the instance settings must not erase what applications rely on...
+        bare = {k: v for k, v in cli_env(database_url, instance).items() if "_ENV_" not in k}
+        assert invoke(bare, "feature", "list").exit_code == 0
+        assert store.recorded_instance("production") == host
+        # ...while the service's own settings are the record, "none" included.
+        service = open_runtime(Settings.from_env(bare), service=True)
+        service.engine.dispose()
+        assert store.recorded_instance("production") is None
     finally:
         engine.dispose()
 

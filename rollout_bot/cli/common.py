@@ -21,12 +21,12 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def open_cli_runtime(*, local_trial: bool = False) -> Runtime:
+def open_cli_runtime(*, local_trial: bool = False, service: bool = False) -> Runtime:
     try:
         settings = Settings.from_env()
         if local_trial:
             settings = dataclasses.replace(settings, local_trial=True)
-        return open_runtime(settings)
+        return open_runtime(settings, service=service)
     except ConfigError as exc:
         fail(str(exc))
 

@@ -50,7 +50,8 @@ def serve(
     from rollout_bot import server, supervisor
     from rollout_bot.services import verification
 
-    runtime = open_cli_runtime(local_trial=local_trial)  # migrates SQLite once, up front
+    # Migrates SQLite once, up front.
+    runtime = open_cli_runtime(local_trial=local_trial, service=True)
     settings = runtime.settings
     try:
         verification(runtime)
@@ -83,7 +84,7 @@ def worker() -> None:
 
     from rollout_bot.services import build_bot, build_worker
 
-    runtime = open_cli_runtime()
+    runtime = open_cli_runtime(service=True)
     if runtime.settings.worker_nice:
         os.nice(runtime.settings.worker_nice)
     try:
