@@ -102,7 +102,7 @@ def _gate_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(value) if value else "-"
+        return ", ".join(map(str, value)) if value else "-"
     return f"{value}%" if value else "0"
 
 

@@ -3,16 +3,19 @@ the token, bad input, the grid's JSON twin, a flag's history, the bot's health."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from flags.database import make_engine
 from flags.definitions import configured_roots, load
+from flags.schema import flag_audit, flag_instances
 from rollout_bot.cli import main
 from tests.dashboard_scene import DEFINITIONS_ENV
 from webhook import inbox
@@ -24,6 +27,7 @@ TOKEN = "pages-t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PAGES = ["/", "/flags/comment_audit_log", "/health", "/api/flags", "/api/health"]
 PAGES += ["/api/flags/comment_audit_log/history"]
+NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -164,3 +168,54 @@ def test_health_lists_failed_deliveries_with_the_retry_command(
     assert "GitLab said 403 &lt;forbidden&gt;" in page  # escaped
     assert f"<code>rollout-bot inbox retry {claimed.id}</code>" in page
     assert "rollout-bot inbox retry --failed" in page
+
+
+# Audit rows hold JSON written by older versions, other tools sharing the tables, or a
+# hand repair: a value of a shape no command writes must not take the page down.
+ODD_AUDIT_VALUES = [
+    ("percentage_of_actors", None, None),
+    ("percentage_of_time", 0, "abc"),
+    ("percentage_of_actors", 0, "NaN"),
+    ("actors", None, None),
+    ("actors", [], [1, None]),
+    ("groups", [], {"a": 1}),
+    ("all", None, [1, 2]),
+    ("all", None, {"percentage_of_actors": "x", "actors": "alice"}),
+]
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")
+
+
+@pytest.mark.parametrize(("gate", "before", "after"), ODD_AUDIT_VALUES)
+def test_an_audit_row_of_an_odd_shape_is_shown_not_a_500(
+    pages: Pages, database_url: str, gate: str, before: object, after: object
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(flag_instances).values(
+                    environment="production", instance="gitlab.example", updated_at=NOW
+                )
+            )
+            conn.execute(
+                sa.insert(flag_audit).values(
+                    at=NOW, environment="production", feature="comment_audit_log",
+                    action="enable", gate=gate, before=before, after=after, who="someone",
+                    source="cli",
+                )
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+
+    for path in ("/", "/api/flags", "/flags/comment_audit_log"):
+        assert pages.client.get(path, headers=AUTH).status_code == 200, path
+    twin = pages.client.get("/api/flags/comment_audit_log/history", headers=AUTH)
+    assert twin.status_code == 200
+    strict = json.loads(twin.text, parse_constant=_no_constant)
+    assert strict["history"][0]["after"] == after
+    (point,) = {s["environment"]: s for s in twin.json["series"]}["production"]["points"]
+    assert 0 <= point["percent"] <= 100
+    assert pages.cli("feature", "history", "comment_audit_log").count("someone") == 1

@@ -14,7 +14,7 @@ from typing import Any
 
 from flags.state import FlagState
 from flags.store import AuditRecord, Snapshot, States
-from webhook.dashboard.rollout_series import ALL_GATES
+from webhook.dashboard.rollout_series import ALL_GATES, readable_state
 from webhook.dashboard.when import aware
 
 NOTE = "as the bot last set it"
@@ -33,7 +33,7 @@ def last_set(records: Iterable[AuditRecord], default_for: Callable[[str], FlagSt
     states: States = {}
     for (environment, flag), value in gates.items():
         if value is not None:
-            states.setdefault(environment, {})[flag] = FlagState.from_gates(value)
+            states.setdefault(environment, {})[flag] = readable_state(value)
     return states
 
 

@@ -12,7 +12,8 @@ say the same thing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,39 @@ class Series:
         }
 
 
+def _percent(value: Any) -> float:
+    if isinstance(value, bool):
+        return 0.0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(number, 0.0), 100.0) if math.isfinite(number) else 0.0
+
+
+def _names(value: Any) -> frozenset[str]:
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(str(item) for item in value if isinstance(item, str | int))
+
+
+def readable_state(gates: Mapping[str, Any]) -> FlagState:
+    """`FlagState.from_gates` for audit JSON of any shape.
+
+    Audit rows outlive the code that wrote them (older versions, other tools on the
+    same tables, a hand repair), so a gate value no command writes (null, "abc",
+    "NaN", a list of numbers) reads as that gate off instead of failing the page;
+    the timeline still shows the value as stored.
+    """
+    return FlagState(
+        boolean=gates.get("boolean") is True,
+        actors=_names(gates.get("actors")),
+        percentage_of_actors=_percent(gates.get("percentage_of_actors", 0)),
+        percentage_of_time=_percent(gates.get("percentage_of_time", 0)),
+        groups=_names(gates.get("groups")),
+    )
+
+
 def effective_percent(state: FlagState) -> float:
     if state.boolean:
         return 100.0
@@ -67,7 +101,7 @@ def _apply(gates: dict[str, Any], record: AuditRecord, default: FlagState) -> di
 
 
 def _point(gates: dict[str, Any], at: dt.datetime, audit_id: int | None) -> Point:
-    state = FlagState.from_gates(gates)
+    state = readable_state(gates)
     return Point(
         at=at,
         percent=effective_percent(state),
