@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from flags.database import make_engine
 from flags.definitions import configured_roots, load
 from flags.schema import flag_audit, flag_instances
+from gitlab_ops.schema import rollout_issues
 from rollout_bot.cli import main
+from tests.conftest import DEFINITIONS
 from tests.dashboard_scene import DEFINITIONS_ENV
 from webhook import inbox
 from webhook.app import create_app
@@ -219,3 +225,68 @@ def test_an_audit_row_of_an_odd_shape_is_shown_not_a_500(
     (point,) = {s["environment"]: s for s in twin.json["series"]}["production"]["points"]
     assert 0 <= point["percent"] <= 100
     assert pages.cli("feature", "history", "comment_audit_log").count("someone") == 1
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs += [value or "" for name, value in attrs if name == "href"]
+
+
+def _hrefs(html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    return parser.hrefs
+
+
+UNSAFE_URLS = {
+    "introduced_by_url": "javascript:alert(document.cookie)",
+    "feature_issue_url": " JaVa\tScript:alert(1)",
+    "rollout_issue_url": "data:text/html,<script>alert(1)</script>",
+}
+
+
+def test_a_url_someone_typed_is_linked_only_when_it_is_http(
+    tmp_path: Path, database_url: str
+) -> None:
+    root = tmp_path / "feature_flags"
+    shutil.copytree(DEFINITIONS, root)
+    (root / "development" / "comment_audit_log.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "comment_audit_log",
+                "type": "development",
+                "group": "group::rollout bot",
+                "milestone": "15.1",
+                "default_enabled": False,
+                **UNSAFE_URLS,
+            }
+        )
+    )
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(rollout_issues).values(
+                    project_id=1, issue_iid=7, flag="webhook_fast_ack",
+                    web_url="vbscript:msgbox(1)", created_at=NOW,
+                )
+            )  # fmt: skip
+        registry = load([root])
+        client = create_app(engine, registry=registry, dashboard_token=TOKEN).test_client()
+        grid = client.get("/", headers=AUTH).text
+        flag = client.get("/flags/comment_audit_log", headers=AUTH).text
+    finally:
+        engine.dispose()
+
+    for html in (grid, flag):
+        for href in _hrefs(html):
+            assert href.startswith(("/", "https://", "http://")), href
+    # Shown as text, so a reader still sees what the definition says.
+    assert "javascript:alert(document.cookie)" in flag
+    assert "vbscript:msgbox(1)" in grid
+    assert 'href="https://gitlab.example.com/' in grid  # a good URL stays a link
