@@ -24,6 +24,8 @@ from gitlab_ops.schema import rollout_issues
 from rollout_bot.cli import main
 from tests.conftest import DEFINITIONS
 from tests.dashboard_scene import DEFINITIONS_ENV
+from tracking import FLAG as TRACKING_FLAG
+from tracking.schema import sent_hourly
 from webhook import inbox
 from webhook.app import create_app
 from webhook.dashboard.grid import INCONSISTENT
@@ -290,3 +292,38 @@ def test_a_url_someone_typed_is_linked_only_when_it_is_http(
     assert "javascript:alert(document.cookie)" in flag
     assert "vbscript:msgbox(1)" in grid
     assert 'href="https://gitlab.example.com/' in grid  # a good URL stays a link
+
+
+@pytest.mark.postgres
+def test_hours_are_shown_in_utc_whatever_zone_the_database_session_has(
+    postgres_engine: sa.Engine,
+) -> None:
+    # A server's own `timezone` setting is often local time; half an hour off shows
+    # plainly whether an hour was labelled in the session's zone.
+    url = postgres_engine.url.set(query={"options": "-c timezone=Asia/Kolkata"})
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(flag_audit).values(
+                    at=NOW, environment="production", feature=TRACKING_FLAG, action="enable",
+                    gate="boolean", before=False, after=True, who="someone", source="cli",
+                )
+            )  # fmt: skip
+            conn.execute(
+                sa.insert(sent_hourly).values(
+                    hour=NOW.replace(minute=0) + dt.timedelta(hours=1),
+                    table_name="group_stages",
+                    op="insert",
+                    events=7,
+                )
+            )
+        client = create_app(engine, dashboard_token=TOKEN).test_client()
+        page = client.get(f"/flags/{TRACKING_FLAG}", headers=AUTH).text
+        twin = client.get(f"/api/flags/{TRACKING_FLAG}/history", headers=AUTH).json
+    finally:
+        engine.dispose()
+
+    assert twin["events_per_hour"] == [{"hour": "2026-03-02T10:00:00+00:00", "events": 7}]
+    assert '<time datetime="2026-03-02T10:00:00+00:00">2026-03-02 10:00</time>' in page
+    assert "2026-03-02 09:30:00 UTC" in page  # the change, in the timeline

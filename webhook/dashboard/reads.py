@@ -121,11 +121,15 @@ def note_links(engine: Engine, deliveries: Collection[str]) -> dict[str, NoteLin
 
 
 def events_per_hour(engine: Engine, since: dt.datetime) -> list[tuple[dt.datetime, int]]:
-    """The tracked table's sent events per hour (every operation), from the tracker's counts."""
+    """The tracked table's sent events per hour (every operation), from the tracker's counts.
+
+    In UTC: PostgreSQL hands timestamps back in the session's zone, often the server's
+    local time, and the pages label hours by their text."""
     totals: dict[dt.datetime, int] = {}
     for count in sent_counts.by_hour(engine, since):
         if count.table == TRACKED_TABLE:
-            totals[count.hour] = totals.get(count.hour, 0) + count.events
+            hour = aware(count.hour).astimezone(dt.UTC)
+            totals[hour] = totals.get(hour, 0) + count.events
     return sorted(totals.items())
 
 
