@@ -20,9 +20,10 @@ import gitlab.exceptions
 import requests
 
 from flags.errors import Refusal, RolloutError
+from flags.grammar import Target
 from flags.state import FlagState
-from gitlab_ops.client import GITLAB_ERRORS, ONCE, TRANSIENT_STATUS, GitLab
-from gitlab_ops.errors import TransientGitLabError
+from gitlab_ops.client import GITLAB_ERRORS, ONCE, TRANSIENT_STATUS, GitLab, GitLabResolver
+from gitlab_ops.errors import TransientGitLabError, UnknownTarget
 from gitlab_ops.feature_calls import Call, plan, state_from_gates
 
 # Why GitLab says no, in words for the person who ticked the box.
@@ -80,6 +81,17 @@ class InstanceFeatures:
             lambda gl: gl.http_list("/features/definitions", get_all=True, **ONCE),
         )
         return any(isinstance(d, dict) and d.get("name") == name for d in definitions)
+
+    def resolve(self, target: Target) -> str:
+        """A command's `--project=a/b` (and the like) as this instance numbers it.
+
+        Why here: the instance gives its projects, groups and users its own ids, so the
+        id the bot's GitLab has for the same path would name another one there (or none).
+        """
+        try:
+            return GitLabResolver(self.client).resolve(target)
+        except UnknownTarget as exc:
+            raise InstanceRefused(f"{self.label}: {exc}") from exc
 
     # --- writes ------------------------------------------------------------------------
 

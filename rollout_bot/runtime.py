@@ -36,6 +36,8 @@ class Runtime:
             registry=self.registry,
             environments=self.settings.environments,
             resolver=resolver or NumericResolver(),
+            # An instance numbers its own projects and users: its targets resolve there.
+            resolvers=dict(self.store.instances) if isinstance(self.store, RoutedStore) else {},
             who=who,
             source=source,
         )
