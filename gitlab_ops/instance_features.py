@@ -96,15 +96,23 @@ class InstanceFeatures:
     # --- writes ------------------------------------------------------------------------
 
     def apply(self, name: str, current: FlagState | None, target: FlagState | None) -> None:
-        """Take `name` from `current` (as just read) to `target`; no call when they agree."""
-        for call in plan(current, target):
-            self._send(name, call)
+        """Take `name` from `current` (as just read) to `target`; no call when they agree.
 
-    def _send(self, name: str, call: Call) -> None:
+        Every actor's path is asked for before the first write: a plan may clear the flag
+        and then set again what stays, and an actor the instance cannot name (refused)
+        must not come between the two.
+        """
+        calls = plan(current, target)
+        actors = {actor for call in calls for ids in call.targets.values() for actor in ids}
+        known = {actor: self._path(actor) for actor in sorted(actors)}
+        for call in calls:
+            self._send(name, call, known)
+
+    def _send(self, name: str, call: Call, known: dict[str, str]) -> None:
         if call.verb == "delete":
             self._call(f"deleting {name}", lambda gl: gl.features.delete(name, **ONCE))
             return
-        paths = {p: ",".join(self._paths(ids)) for p, ids in call.targets.items()}
+        paths = {p: ",".join(known[actor] for actor in ids) for p, ids in call.targets.items()}
         extra: dict[str, Any] = dict(ONCE)
         if call.key is not None:
             extra["key"] = call.key
@@ -123,11 +131,8 @@ class InstanceFeatures:
             ),
         )
 
-    def _paths(self, actor_ids: tuple[str, ...]) -> list[str]:
-        """The Features API names actors by path or username, never by id: ask the instance."""
-        return [self._path(actor) for actor in actor_ids]
-
     def _path(self, actor: str) -> str:
+        """The Features API names actors by path or username, never by id: ask the instance."""
         kind, _, ref = actor.partition(":")
         where = {
             "User": f"/users/{ref}",

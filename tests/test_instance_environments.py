@@ -26,7 +26,7 @@ from rollout_bot.cli import main
 from rollout_bot.config import ConfigError, Settings
 from rollout_bot.runtime import open_runtime
 from tests.conftest import FIXTURES
-from tests.fake_gitlab import FakeGitLab
+from tests.fake_gitlab import FakeGitLab, render
 from tests.fixtures.gitlab import api
 from tests.instance_env import ADMIN_TOKEN, Instance, seed_instance
 from tests.test_fake_gitlab import missing_keys
@@ -275,3 +275,27 @@ def test_a_flag_the_instance_no_longer_defines_can_still_be_forgotten(
     assert result.exit_code == 0, result.stderr
     assert instance.fake.state.features == {}
     assert len(instance.fake.requests_to("DELETE", rf"^/api/v4/features/{FLAG}$")) == 1
+
+
+def held(instance: Instance) -> FlagState:
+    return state_from_gates(render.feature(instance.fake.state.features[FLAG], None)["gates"])
+
+
+def test_an_actor_the_instance_cannot_name_is_refused_before_any_write(
+    database_url: str, instance: Instance
+) -> None:
+    """Taking a percentage back to 0 while an actor stays is a clear then a set: the
+    actor's path must be known before the clear goes, or a refusal would leave the flag
+    cleared on the instance while the bot says nothing changed."""
+    env = cli_env(database_url, instance)
+    for args in (("true", "--staging"), ("true", "--project=1"), ("25", "--actors")):
+        assert invoke(env, "feature", "set", FLAG, *args).exit_code == 0
+    kept = FlagState(actors=frozenset({"Project:1"}), percentage_of_actors=25)
+    assert held(instance) == kept
+    writes = len(instance.fake.requests_to("POST", rf"^/api/v4/features/{FLAG}$"))
+    instance.fake.fail_next(1, 404, method="GET", path=r"^/api/v4/projects/1$")
+    result = invoke(env, "feature", "set", FLAG, "0", "--actors")
+    assert result.exit_code == 1
+    assert "production (" in result.stderr and "refused finding Project:1: 404" in result.stderr
+    assert held(instance) == kept
+    assert len(instance.fake.requests_to("POST", rf"^/api/v4/features/{FLAG}$")) == writes
