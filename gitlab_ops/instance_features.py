@@ -13,7 +13,7 @@ environment, since nothing was changed by it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 import gitlab.exceptions
@@ -41,6 +41,62 @@ class InstanceRefused(Refusal):
 def instance_name(url: str) -> str:
     """How people know the instance: its host (and port), e.g. `gitlab.example.com`."""
     return urlsplit(url).netloc or url
+
+
+class Instance(Protocol):
+    """What the routing store asks of an environment's GitLab instance."""
+
+    environment: str
+    name: str
+
+    @property
+    def label(self) -> str: ...
+
+    def states(self) -> dict[str, FlagState]: ...
+
+    def state(self, name: str) -> FlagState | None: ...
+
+    def defined(self, name: str) -> bool: ...
+
+    def apply(self, name: str, current: FlagState | None, target: FlagState | None) -> None: ...
+
+    def resolve(self, target: Target) -> str: ...
+
+
+UNCONFIGURED = (
+    "{environment} lives on the GitLab instance {name}: set {var}_GITLAB_URL and {var}_TOKEN "
+    "(an administrator's token) to read or change it from here"
+)
+
+
+class UnconfiguredInstance:
+    """An environment the bot's database records on an instance, in a process without that
+    instance's settings (a shell lacking the administrator's token).
+
+    Why not fall back to the database: nothing reads an instance environment's states
+    there, so a change would be reported done while the instance never saw it, and a
+    consistency check would judge by a stale copy. Every read and write refuses instead.
+    """
+
+    def __init__(self, environment: str, name: str) -> None:
+        self.environment = environment
+        self.name = name
+
+    @property
+    def label(self) -> str:
+        return f"{self.environment} ({self.name})"
+
+    def _refuse(self, *_: object) -> NoReturn:
+        var = "ROLLOUT_BOT_ENV_" + self.environment.upper().replace("-", "_")
+        raise InstanceRefused(
+            UNCONFIGURED.format(environment=self.environment, name=self.name, var=var)
+        )
+
+    states = _refuse
+    state = _refuse
+    defined = _refuse
+    apply = _refuse
+    resolve = _refuse
 
 
 class InstanceFeatures:

@@ -229,7 +229,9 @@ def test_flags_and_tracking_refuse_an_environment_the_instance_holds(
         assert str(refused.value).startswith("tracking.install cannot evaluate production")
         # A shell without the instance settings must not erase what applications rely on...
         bare = {k: v for k, v in cli_env(database_url, instance).items() if "_ENV_" not in k}
-        assert invoke(bare, "feature", "list").exit_code == 0
+        listed = invoke(bare, "feature", "list")  # it cannot read production: refused
+        assert listed.exit_code == 1
+        assert f"production lives on the GitLab instance {host}" in listed.stderr
         assert store.recorded_instance("production") == host
         # ...while the service's own settings are the record, "none" included.
         service = open_runtime(Settings.from_env(bare), service=True)
@@ -299,3 +301,32 @@ def test_an_actor_the_instance_cannot_name_is_refused_before_any_write(
     assert "production (" in result.stderr and "refused finding Project:1: 404" in result.stderr
     assert held(instance) == kept
     assert len(instance.fake.requests_to("POST", rf"^/api/v4/features/{FLAG}$")) == writes
+
+
+def test_a_cli_without_the_instance_settings_refuses_what_the_instance_holds(
+    database_url: str, instance: Instance
+) -> None:
+    """A shell without the administrator's token must not set production in the bot's
+    database (where nothing reads it) and say it did; it refuses, naming what to set."""
+    with_settings = cli_env(database_url, instance)
+    assert invoke(with_settings, "feature", "set", FLAG, "true", "--staging").exit_code == 0
+    without = {k: v for k, v in with_settings.items() if not k.startswith("ROLLOUT_BOT_ENV_")}
+    host = urlsplit(instance.fake.url).netloc
+    for args in (("set", FLAG, "true"), ("get", FLAG), ("delete", FLAG, "--staging")):
+        result = invoke(without, "feature", *args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.strip() == (
+            f"error: production lives on the GitLab instance {host}: set "
+            "ROLLOUT_BOT_ENV_PRODUCTION_GITLAB_URL and ROLLOUT_BOT_ENV_PRODUCTION_TOKEN "
+            "(an administrator's token) to read or change it from here"
+        )
+    assert FLAG not in instance.fake.state.features
+    engine = sa.create_engine(database_url)
+    try:
+        snapshot = SqlStore(engine).snapshot()
+        assert snapshot.get("production", FLAG) is None
+        assert snapshot.get("staging", FLAG) == ON  # the refused delete left it
+    finally:
+        engine.dispose()
+    history = invoke(without, "feature", "history", FLAG).output
+    assert "production" not in history
