@@ -77,8 +77,11 @@ def make_store(
         env: InstanceFeatures(env, instance.url, instance.token, timeout=instance.timeout)
         for env, instance in settings.instances.items()
     }
-    if instances or service:
-        database.record_instances({env: found.name for env, found in instances.items()})
+    held = {env: found.name for env, found in instances.items()}
+    if service:
+        database.record_instances(held)
+    elif held:  # adds, never erases: the service's settings are the record
+        database.record_instances({**recorded, **held})
     # What the service keeps on an instance this run has no settings for is refused here,
     # never read from or written to the database (where nothing would see it).
     for env, name in recorded.items():

@@ -330,3 +330,24 @@ def test_a_cli_without_the_instance_settings_refuses_what_the_instance_holds(
         engine.dispose()
     history = invoke(without, "feature", "history", FLAG).output
     assert "production" not in history
+
+
+def test_a_cli_with_another_instance_adds_to_the_record_and_erases_nothing(
+    database_url: str, instance: Instance
+) -> None:
+    """Applications refuse what the record puts on an instance; a shell configured for
+    staging's instance only must not take production off it."""
+    host = urlsplit(instance.fake.url).netloc
+    assert invoke(cli_env(database_url, instance), "feature", "list").exit_code == 0
+    staging_only = {
+        **{k: v for k, v in cli_env(database_url, instance).items() if "_ENV_" not in k},
+        "ROLLOUT_BOT_ENV_STAGING_GITLAB_URL": instance.fake.url,
+        "ROLLOUT_BOT_ENV_STAGING_TOKEN": ADMIN_TOKEN,
+    }
+    invoke(staging_only, "feature", "list")
+    engine = sa.create_engine(database_url)
+    try:
+        store = SqlStore(engine)
+        assert store.recorded_instances() == {"production": host, "staging": host}
+    finally:
+        engine.dispose()
