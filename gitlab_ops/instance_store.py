@@ -57,7 +57,9 @@ class _RoutedTransaction:
         self.instances = instances
         self.reads: dict[tuple[str, str], _Write] = {}  # each flag read once: it holds till commit
         self.writes: dict[tuple[str, str], _Write] = {}
-        self.seen: set[tuple[str, str]] = set()  # journal rows this transaction settles
+        # Journal rows this transaction settles: writes that never landed. One that landed
+        # stays until a transaction writes that flag (the retry that records it).
+        self.seen: set[tuple[str, str]] = set()
 
     def get(self, environment: str, name: str) -> FlagState | None:
         instance = self.instances.get(environment)
@@ -78,9 +80,10 @@ class _RoutedTransaction:
             )
         ).first()
         if journal is not None:
-            self.seen.add(key)
             if _state(journal.after) == read:
                 before = _state(journal.before)  # it landed: the change is still to record
+            else:
+                self.seen.add(key)
         self.reads[key] = write = _Write(instance, name, read, before, before)
         return write
 

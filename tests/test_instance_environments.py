@@ -6,6 +6,7 @@ a rollout through the bot is tests/test_instance_e2e.py.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,14 +17,17 @@ from click.testing import CliRunner, Result
 from sqlalchemy.orm import sessionmaker
 
 import tracking
+from flags.commands import execute
 from flags.definitions import load
 from flags.engine import Flags
+from flags.grammar import parse
 from flags.sql_store import SqlStore
 from flags.state import OFF, ON, FlagState
 from flags.store import InstanceEnvironment
+from gitlab_ops.errors import TransientGitLabError
 from gitlab_ops.feature_calls import Call, plan, state_from_gates
 from rollout_bot.cli import main
-from rollout_bot.config import ConfigError, Settings
+from rollout_bot.config import ConfigError, InstanceSettings, Settings
 from rollout_bot.runtime import open_runtime
 from tests.conftest import FIXTURES
 from tests.fake_gitlab import FakeGitLab, render
@@ -351,3 +355,32 @@ def test_a_cli_with_another_instance_adds_to_the_record_and_erases_nothing(
         assert store.recorded_instances() == {"production": host, "staging": host}
     finally:
         engine.dispose()
+
+
+def test_a_landed_write_is_recorded_by_its_retry_whatever_ran_in_between(
+    database_url: str, instance: Instance
+) -> None:
+    """A timeout whose write landed is journaled for the retry to record; another command
+    on the flag in between (it reads production for its consistency check) must leave
+    that journal to the retry, or the change lands on the instance with no audit row."""
+    env = cli_env(database_url, instance)
+    assert invoke(env, "feature", "set", FLAG, "true", "--staging").exit_code == 0
+    settings = Settings.from_env(env)
+    short = InstanceSettings(instance.fake.url, ADMIN_TOKEN, timeout=0.5)
+    runtime = open_runtime(dataclasses.replace(settings, instances={"production": short}))
+    try:
+        ctx = runtime.context(who="alice", source="test")
+        envs = settings.environments
+        writes = rf"^/api/v4/features/{FLAG}$"
+        instance.fake.answer_late(2.0, method="POST", path=writes)
+        with pytest.raises(TransientGitLabError):
+            execute(ctx, parse(f"feature set {FLAG} 25 --actors", envs))
+        instance.fake.faults.release()
+        execute(ctx, parse(f"feature set {FLAG} true --dev", envs))  # reads production too
+        retried = execute(ctx, parse(f"feature set {FLAG} 25 --actors", envs))
+        assert [c.environment for c in retried.changes if c.changed] == ["production"]
+        rows = [r for r in runtime.store.history(FLAG) if r.environment == "production"]
+        assert [(r.gate, r.before, r.after) for r in rows] == [("percentage_of_actors", 0, 25)]
+        assert len(instance.fake.requests_to("POST", writes)) == 1
+    finally:
+        runtime.engine.dispose()
