@@ -217,7 +217,12 @@ class InstanceFeatures:
                 f"{self.label} did not answer {what} ({detail}); the step can be retried"
             )
         var = self.environment.upper().replace("-", "_")
-        because = REFUSED_BECAUSE.get(code or 0, "").format(var=var)
         message = str(getattr(exc, "error_message", "") or exc)
+        if code is None:  # no HTTP error: a body python-gitlab could not read (a sign-in page)
+            return InstanceRefused(
+                f"{self.label} refused {what}: its answer is not the Features API's "
+                f"({message}): check ROLLOUT_BOT_ENV_{var}_GITLAB_URL"
+            )
+        because = REFUSED_BECAUSE.get(code, "").format(var=var)
         reason = f"{because}: {message}" if because else message
         return InstanceRefused(f"{self.label} refused {what}: {code} {reason}")

@@ -26,11 +26,13 @@ from flags.state import OFF, ON, FlagState
 from flags.store import InstanceEnvironment
 from gitlab_ops.errors import TransientGitLabError
 from gitlab_ops.feature_calls import Call, plan, state_from_gates
+from gitlab_ops.instance_features import InstanceFeatures, InstanceRefused
 from rollout_bot.cli import main
 from rollout_bot.config import ConfigError, InstanceSettings, Settings
 from rollout_bot.runtime import open_runtime
 from tests.conftest import FIXTURES
 from tests.fake_gitlab import FakeGitLab, render
+from tests.fake_gitlab.server import LoopbackServer
 from tests.fixtures.gitlab import api
 from tests.instance_env import ADMIN_TOKEN, Instance, seed_instance
 from tests.test_fake_gitlab import missing_keys
@@ -384,3 +386,27 @@ def test_a_landed_write_is_recorded_by_its_retry_whatever_ran_in_between(
         assert len(instance.fake.requests_to("POST", writes)) == 1
     finally:
         runtime.engine.dispose()
+
+
+def test_a_url_that_serves_no_gitlab_api_is_named_in_one_line() -> None:
+    """A sign-in page (an SSO proxy, a wrong URL) answers 200 with HTML: the refusal says
+    which setting to check, not a status GitLab never sent."""
+
+    def sign_in_page(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<html><body>Sign in</body></html>"]
+
+    server = LoopbackServer(sign_in_page, "sign-in page")
+    server.start()
+    try:
+        features = InstanceFeatures("staging-ref", server.url, ADMIN_TOKEN, timeout=5.0)
+        with pytest.raises(InstanceRefused) as refused:
+            features.states()
+        host = urlsplit(server.url).netloc
+        assert str(refused.value) == (
+            f"staging-ref ({host}) refused listing its flags: its answer is not the Features "
+            "API's (Failed to parse the server message): check "
+            "ROLLOUT_BOT_ENV_STAGING_REF_GITLAB_URL"
+        )
+    finally:
+        server.stop()
