@@ -8,8 +8,8 @@ written, so a refused command changes nothing and records nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from flags import results
@@ -38,6 +38,12 @@ class Context:
     # where usernames are not) and the webhook delivery, when a bot ran it.
     who_id: int | None = None
     delivery: str | None = None
+    # Environments whose actors another GitLab numbers (one on a GitLab instance): a
+    # `--project=a/b` there is the id that instance gives a/b, not `resolver`'s.
+    resolvers: Mapping[str, Resolver] = field(default_factory=dict)
+
+    def resolver_for(self, environment: str) -> Resolver:
+        return self.resolvers.get(environment, self.resolver)
 
 
 def undefined_refusal(registry: Registry, name: str) -> Refusal:
@@ -170,11 +176,25 @@ class AlreadyRun(Exception):
         self.result = result
 
 
+def _actors(
+    ctx: Context, command: FeatureCommand, touched: Sequence[str]
+) -> dict[str, frozenset[str]]:
+    """The command's targets as each touched environment's GitLab numbers them."""
+    by_resolver: dict[int, frozenset[str]] = {}
+    actors: dict[str, frozenset[str]] = {}
+    for env in touched:
+        resolver = ctx.resolver_for(env)
+        if id(resolver) not in by_resolver:
+            by_resolver[id(resolver)] = frozenset(resolver.resolve(t) for t in command.targets)
+        actors[env] = by_resolver[id(resolver)]
+    return actors
+
+
 def _mutate(ctx: Context, command: FeatureCommand, run_key: str | None) -> Result:
     definition = _definition(ctx, command.name)
     name = definition.name
     touched = command.environments or (PRODUCTION,)
-    actors = frozenset(ctx.resolver.resolve(target) for target in command.targets)
+    actors = _actors(ctx, command, touched)
     action = command.verb
     with ctx.store.transaction() as tx:
         if run_key is not None:
@@ -188,7 +208,7 @@ def _mutate(ctx: Context, command: FeatureCommand, run_key: str | None) -> Resul
                 after[env] = _effective(env, None, definition)
             else:
                 after[env] = EnvironmentState(
-                    env, _apply(command, before[env].state, actors), False
+                    env, _apply(command, before[env].state, actors[env]), False
                 )
         if not command.ignore_consistency:
             refusal = consistency_refusal(command, name, before, after, touched)

@@ -259,6 +259,12 @@ class SqlStore:
             return None
         return None if value is None else str(value)
 
+    def recorded_instances(self) -> dict[str, str]:
+        """Every environment the bot records on a GitLab instance, with the instance."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(flag_instances)).all()
+        return {str(row.environment): str(row.instance) for row in rows}
+
     def record_instances(self, instances: dict[str, str]) -> None:
         """Make the table say exactly which environments live on which instance."""
         now = dt.datetime.now(dt.UTC)

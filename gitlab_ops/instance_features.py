@@ -13,16 +13,17 @@ environment, since nothing was changed by it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 import gitlab.exceptions
 import requests
 
 from flags.errors import Refusal, RolloutError
+from flags.grammar import Target
 from flags.state import FlagState
-from gitlab_ops.client import GITLAB_ERRORS, ONCE, TRANSIENT_STATUS, GitLab
-from gitlab_ops.errors import TransientGitLabError
+from gitlab_ops.client import GITLAB_ERRORS, ONCE, TRANSIENT_STATUS, GitLab, GitLabResolver
+from gitlab_ops.errors import TransientGitLabError, UnknownTarget
 from gitlab_ops.feature_calls import Call, plan, state_from_gates
 
 # Why GitLab says no, in words for the person who ticked the box.
@@ -40,6 +41,62 @@ class InstanceRefused(Refusal):
 def instance_name(url: str) -> str:
     """How people know the instance: its host (and port), e.g. `gitlab.example.com`."""
     return urlsplit(url).netloc or url
+
+
+class Instance(Protocol):
+    """What the routing store asks of an environment's GitLab instance."""
+
+    environment: str
+    name: str
+
+    @property
+    def label(self) -> str: ...
+
+    def states(self) -> dict[str, FlagState]: ...
+
+    def state(self, name: str) -> FlagState | None: ...
+
+    def defined(self, name: str) -> bool: ...
+
+    def apply(self, name: str, current: FlagState | None, target: FlagState | None) -> None: ...
+
+    def resolve(self, target: Target) -> str: ...
+
+
+UNCONFIGURED = (
+    "{environment} lives on the GitLab instance {name}: set {var}_GITLAB_URL and {var}_TOKEN "
+    "(an administrator's token) to read or change it from here"
+)
+
+
+class UnconfiguredInstance:
+    """An environment the bot's database records on an instance, in a process without that
+    instance's settings (a shell lacking the administrator's token).
+
+    Why not fall back to the database: nothing reads an instance environment's states
+    there, so a change would be reported done while the instance never saw it, and a
+    consistency check would judge by a stale copy. Every read and write refuses instead.
+    """
+
+    def __init__(self, environment: str, name: str) -> None:
+        self.environment = environment
+        self.name = name
+
+    @property
+    def label(self) -> str:
+        return f"{self.environment} ({self.name})"
+
+    def _refuse(self, *_: object) -> NoReturn:
+        var = "ROLLOUT_BOT_ENV_" + self.environment.upper().replace("-", "_")
+        raise InstanceRefused(
+            UNCONFIGURED.format(environment=self.environment, name=self.name, var=var)
+        )
+
+    states = _refuse
+    state = _refuse
+    defined = _refuse
+    apply = _refuse
+    resolve = _refuse
 
 
 class InstanceFeatures:
@@ -81,18 +138,37 @@ class InstanceFeatures:
         )
         return any(isinstance(d, dict) and d.get("name") == name for d in definitions)
 
+    def resolve(self, target: Target) -> str:
+        """A command's `--project=a/b` (and the like) as this instance numbers it.
+
+        Why here: the instance gives its projects, groups and users its own ids, so the
+        id the bot's GitLab has for the same path would name another one there (or none).
+        """
+        try:
+            return GitLabResolver(self.client).resolve(target)
+        except UnknownTarget as exc:
+            raise InstanceRefused(f"{self.label}: {exc}") from exc
+
     # --- writes ------------------------------------------------------------------------
 
     def apply(self, name: str, current: FlagState | None, target: FlagState | None) -> None:
-        """Take `name` from `current` (as just read) to `target`; no call when they agree."""
-        for call in plan(current, target):
-            self._send(name, call)
+        """Take `name` from `current` (as just read) to `target`; no call when they agree.
 
-    def _send(self, name: str, call: Call) -> None:
+        Every actor's path is asked for before the first write: a plan may clear the flag
+        and then set again what stays, and an actor the instance cannot name (refused)
+        must not come between the two.
+        """
+        calls = plan(current, target)
+        actors = {actor for call in calls for ids in call.targets.values() for actor in ids}
+        known = {actor: self._path(actor) for actor in sorted(actors)}
+        for call in calls:
+            self._send(name, call, known)
+
+    def _send(self, name: str, call: Call, known: dict[str, str]) -> None:
         if call.verb == "delete":
             self._call(f"deleting {name}", lambda gl: gl.features.delete(name, **ONCE))
             return
-        paths = {p: ",".join(self._paths(ids)) for p, ids in call.targets.items()}
+        paths = {p: ",".join(known[actor] for actor in ids) for p, ids in call.targets.items()}
         extra: dict[str, Any] = dict(ONCE)
         if call.key is not None:
             extra["key"] = call.key
@@ -111,11 +187,8 @@ class InstanceFeatures:
             ),
         )
 
-    def _paths(self, actor_ids: tuple[str, ...]) -> list[str]:
-        """The Features API names actors by path or username, never by id: ask the instance."""
-        return [self._path(actor) for actor in actor_ids]
-
     def _path(self, actor: str) -> str:
+        """The Features API names actors by path or username, never by id: ask the instance."""
         kind, _, ref = actor.partition(":")
         where = {
             "User": f"/users/{ref}",
@@ -144,7 +217,12 @@ class InstanceFeatures:
                 f"{self.label} did not answer {what} ({detail}); the step can be retried"
             )
         var = self.environment.upper().replace("-", "_")
-        because = REFUSED_BECAUSE.get(code or 0, "").format(var=var)
         message = str(getattr(exc, "error_message", "") or exc)
+        if code is None:  # no HTTP error: a body python-gitlab could not read (a sign-in page)
+            return InstanceRefused(
+                f"{self.label} refused {what}: its answer is not the Features API's "
+                f"({message}): check ROLLOUT_BOT_ENV_{var}_GITLAB_URL"
+            )
+        because = REFUSED_BECAUSE.get(code, "").format(var=var)
         reason = f"{because}: {message}" if because else message
         return InstanceRefused(f"{self.label} refused {what}: {code} {reason}")

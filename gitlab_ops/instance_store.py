@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from flags.sql_store import SqlStore
 from flags.state import FlagState
 from flags.store import AuditRecord, Snapshot, Transaction
-from gitlab_ops.instance_features import InstanceFeatures, InstanceRefused
+from gitlab_ops.instance_features import Instance, InstanceRefused
 from gitlab_ops.schema import instance_writes
 
 
@@ -41,7 +41,7 @@ def _state(gates: dict[str, Any] | None) -> FlagState | None:
 
 @dataclass
 class _Write:
-    instance: InstanceFeatures
+    instance: Instance
     name: str
     read: FlagState | None  # what the instance holds now
     before: FlagState | None  # what the command saw (the journal's, for a landed retry)
@@ -50,14 +50,16 @@ class _Write:
 
 class _RoutedTransaction:
     def __init__(
-        self, base: Transaction, conn: Connection, instances: Mapping[str, InstanceFeatures]
+        self, base: Transaction, conn: Connection, instances: Mapping[str, Instance]
     ) -> None:
         self.base = base
         self.conn = conn
         self.instances = instances
         self.reads: dict[tuple[str, str], _Write] = {}  # each flag read once: it holds till commit
         self.writes: dict[tuple[str, str], _Write] = {}
-        self.seen: set[tuple[str, str]] = set()  # journal rows this transaction settles
+        # Journal rows this transaction settles: writes that never landed. One that landed
+        # stays until a transaction writes that flag (the retry that records it).
+        self.seen: set[tuple[str, str]] = set()
 
     def get(self, environment: str, name: str) -> FlagState | None:
         instance = self.instances.get(environment)
@@ -66,7 +68,7 @@ class _RoutedTransaction:
         write = self._read(environment, name, instance)
         return write.after if (environment, name) in self.writes else write.before
 
-    def _read(self, environment: str, name: str, instance: InstanceFeatures) -> _Write:
+    def _read(self, environment: str, name: str, instance: Instance) -> _Write:
         key = (environment, name)
         if key in self.reads:
             return self.reads[key]
@@ -78,9 +80,10 @@ class _RoutedTransaction:
             )
         ).first()
         if journal is not None:
-            self.seen.add(key)
             if _state(journal.after) == read:
                 before = _state(journal.before)  # it landed: the change is still to record
+            else:
+                self.seen.add(key)
         self.reads[key] = write = _Write(instance, name, read, before, before)
         return write
 
@@ -112,7 +115,7 @@ class _RoutedTransaction:
 class RoutedStore:
     """Environments in `instances` live on their GitLab instance, the others in `base`."""
 
-    def __init__(self, base: SqlStore, instances: Mapping[str, InstanceFeatures]) -> None:
+    def __init__(self, base: SqlStore, instances: Mapping[str, Instance]) -> None:
         self.base = base
         self.instances = dict(instances)
 

@@ -12,7 +12,7 @@ from flags.commands import Context
 from flags.database import is_sqlite, make_engine
 from flags.definitions import Registry
 from flags.sql_store import SqlStore
-from gitlab_ops.instance_features import InstanceFeatures
+from gitlab_ops.instance_features import Instance, InstanceFeatures, UnconfiguredInstance
 from gitlab_ops.instance_store import RoutedStore
 from rollout_bot import database
 from rollout_bot.config import ConfigError, Settings
@@ -36,6 +36,8 @@ class Runtime:
             registry=self.registry,
             environments=self.settings.environments,
             resolver=resolver or NumericResolver(),
+            # An instance numbers its own projects and users: its targets resolve there.
+            resolvers=dict(self.store.instances) if isinstance(self.store, RoutedStore) else {},
             who=who,
             source=source,
         )
@@ -70,10 +72,19 @@ def make_store(
     instance settings must not erase the record applications rely on.
     """
     database = SqlStore(engine)
-    instances = {
+    recorded = {} if service else database.recorded_instances()
+    instances: dict[str, Instance] = {
         env: InstanceFeatures(env, instance.url, instance.token, timeout=instance.timeout)
         for env, instance in settings.instances.items()
     }
-    if instances or service:
-        database.record_instances({env: found.name for env, found in instances.items()})
+    held = {env: found.name for env, found in instances.items()}
+    if service:
+        database.record_instances(held)
+    elif held:  # adds, never erases: the service's settings are the record
+        database.record_instances({**recorded, **held})
+    # What the service keeps on an instance this run has no settings for is refused here,
+    # never read from or written to the database (where nothing would see it).
+    for env, name in recorded.items():
+        if env not in instances and env in settings.environments:
+            instances[env] = UnconfiguredInstance(env, name)
     return RoutedStore(database, instances) if instances else database

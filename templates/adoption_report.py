@@ -7,6 +7,7 @@ outlives the text: the bot stores the report with the adopted issue, and a retri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -84,12 +85,18 @@ def _cut(text: str) -> str:
 
 def _shown(text: str, command: bool) -> str:
     """A listed line: a command in a code span (GitLab would take `<x>` for HTML outside
-    one), longer backtick fences around one that holds a backtick; other text as written."""
+    one); other text as written.
+
+    The fence is one backtick longer than the longest run in the text, so no run inside
+    can close the span early and leave the rest (a mention, a link) to act as Markdown;
+    the blanks inside it are stripped again by the reader (CommonMark, "Code spans":
+    https://spec.commonmark.org/0.31.2/#code-spans)."""
     text = _cut(text)
     if not command:
         return text
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
     return Markdown(f"{fence}{pad}{text}{pad}{fence}")
 
 

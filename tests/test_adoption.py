@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from flags.errors import Refusal
 from templates.adoption import (
@@ -24,6 +25,7 @@ from templates.adoption import (
     flag_from_title,
     remove_markers,
 )
+from templates.adoption_report import adoption_comment
 from templates.steps import step_index
 from templates.tasklist import parse_tasks
 from webhook.step_checks import step_command
@@ -238,3 +240,26 @@ def test_an_unfilled_flag_placeholder_is_the_issues_flag_and_a_tick_asks_for_it(
     with pytest.raises(Refusal, match="replace <feature-flag-name> with a real value"):
         step_command(line, shape, ENVIRONMENTS)
     step_command(line.replace("<feature-flag-name>", FLAG), shape, ENVIRONMENTS)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/chatops run feature set other_flag true`` @all ``--dev",
+        "/chatops run feature set other_flag true ```@all``` `x`",
+        "/chatops run feature set other_flag true`",
+    ],
+)
+def test_a_listed_command_stays_one_code_span_whatever_backticks_it_holds(command: str) -> None:
+    """A person's line quoted in the bot's comment must not turn into Markdown there
+    (a mention, a link), however many backticks it holds."""
+    fence = "`" * (max(len(run) for run in re.findall(r"`+", command)) + 1)
+    text = read("current") + f"\n- [ ] {fence} {command} {fence}\n"
+    adoption = adopt(FLAG, text, ENVIRONMENTS)
+    (listed,) = [item for item in adoption.inert if item.other_flag and "other_flag" in item.text]
+    comment = adoption_comment("<!-- m -->", "@someone", adoption.report())
+    (line,) = [ln for ln in comment.splitlines() if ln.strip().startswith(f"- line {listed.line}:")]
+    inline = MarkdownIt("commonmark").parseInline(line.strip()[2:])[0].children or []
+    spans = [token.content for token in inline if token.type == "code_inline"]
+    assert spans[0] == listed.text  # then the reason's `other_flag`
+    assert "@all" not in "".join(token.content for token in inline if token.type == "text")

@@ -246,3 +246,40 @@ def test_a_timeout_is_retried_and_applied_once(stack: BotStack, instance: Instan
     rows = [r for r in stack.runtime.store.history(FLAG) if r.environment == "production"]
     assert [(r.gate, r.before, r.after) for r in rows] == [("percentage_of_actors", 0, 25)]
     assert stack.checked(iid, "rollout-actors-command")
+
+
+def test_a_project_actor_is_the_project_of_that_path_on_the_instance(
+    stack: BotStack, instance: Instance
+) -> None:
+    """The instance numbers its projects its own way: a path given on the issue names the
+    project of that path there, never the one that has the bot's GitLab's id for it."""
+    stack.new_project("www")  # gitlab-org/www has id 2 on the bot's GitLab...
+    org = instance.fake.state.group("gitlab-org")
+    www = instance.fake.create_project(org, "www")  # ...and another id on the instance
+    gitaly = instance.fake.state.project("gitlab-org/gitaly")
+    assert www.id != stack.fake.state.project("gitlab-org/www").id == gitaly.id
+    iid = stack.open_issue("--actor-project", "gitlab-org/www")
+    stack.tick(stack.alice, iid, "enable-non-production-command")
+    stack.wait_updates()
+    stack.tick(stack.alice, iid, "enable-project-actors-command")
+    stack.wait_updates()
+    assert held(instance) == FlagState(actors=frozenset({f"Project:{www.id}"}))
+    assert stack.checked(iid, "enable-project-actors-command")
+
+
+def test_a_project_only_the_bots_gitlab_has_is_refused_for_the_instance(
+    stack: BotStack, instance: Instance
+) -> None:
+    stack.new_project("www")  # not on the instance
+    iid = stack.open_issue("--actor-project", "gitlab-org/www")
+    stack.tick(stack.alice, iid, "enable-non-production-command")
+    stack.wait_updates()
+    notes_before = len(stack.bot_notes(iid))
+    stack.tick(stack.alice, iid, "enable-project-actors-command")
+    stack.wait_updates()
+    notes = stack.bot_notes(iid)
+    assert len(notes) == notes_before + 1
+    assert f"{label(instance)}: --project=gitlab-org/www: not found" in notes[-1]
+    assert held(instance) is None
+    assert not stack.checked(iid, "enable-project-actors-command")
+    assert instance.fake.requests_to("POST", FEATURE_WRITES) == []

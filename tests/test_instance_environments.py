@@ -6,6 +6,7 @@ a rollout through the bot is tests/test_instance_e2e.py.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,17 +17,22 @@ from click.testing import CliRunner, Result
 from sqlalchemy.orm import sessionmaker
 
 import tracking
+from flags.commands import execute
 from flags.definitions import load
 from flags.engine import Flags
+from flags.grammar import parse
 from flags.sql_store import SqlStore
 from flags.state import OFF, ON, FlagState
 from flags.store import InstanceEnvironment
+from gitlab_ops.errors import TransientGitLabError
 from gitlab_ops.feature_calls import Call, plan, state_from_gates
+from gitlab_ops.instance_features import InstanceFeatures, InstanceRefused
 from rollout_bot.cli import main
-from rollout_bot.config import ConfigError, Settings
+from rollout_bot.config import ConfigError, InstanceSettings, Settings
 from rollout_bot.runtime import open_runtime
 from tests.conftest import FIXTURES
-from tests.fake_gitlab import FakeGitLab
+from tests.fake_gitlab import FakeGitLab, render
+from tests.fake_gitlab.server import LoopbackServer
 from tests.fixtures.gitlab import api
 from tests.instance_env import ADMIN_TOKEN, Instance, seed_instance
 from tests.test_fake_gitlab import missing_keys
@@ -229,7 +235,9 @@ def test_flags_and_tracking_refuse_an_environment_the_instance_holds(
         assert str(refused.value).startswith("tracking.install cannot evaluate production")
         # A shell without the instance settings must not erase what applications rely on...
         bare = {k: v for k, v in cli_env(database_url, instance).items() if "_ENV_" not in k}
-        assert invoke(bare, "feature", "list").exit_code == 0
+        listed = invoke(bare, "feature", "list")  # it cannot read production: refused
+        assert listed.exit_code == 1
+        assert f"production lives on the GitLab instance {host}" in listed.stderr
         assert store.recorded_instance("production") == host
         # ...while the service's own settings are the record, "none" included.
         service = open_runtime(Settings.from_env(bare), service=True)
@@ -275,3 +283,130 @@ def test_a_flag_the_instance_no_longer_defines_can_still_be_forgotten(
     assert result.exit_code == 0, result.stderr
     assert instance.fake.state.features == {}
     assert len(instance.fake.requests_to("DELETE", rf"^/api/v4/features/{FLAG}$")) == 1
+
+
+def held(instance: Instance) -> FlagState:
+    return state_from_gates(render.feature(instance.fake.state.features[FLAG], None)["gates"])
+
+
+def test_an_actor_the_instance_cannot_name_is_refused_before_any_write(
+    database_url: str, instance: Instance
+) -> None:
+    """Taking a percentage back to 0 while an actor stays is a clear then a set: the
+    actor's path must be known before the clear goes, or a refusal would leave the flag
+    cleared on the instance while the bot says nothing changed."""
+    env = cli_env(database_url, instance)
+    for args in (("true", "--staging"), ("true", "--project=1"), ("25", "--actors")):
+        assert invoke(env, "feature", "set", FLAG, *args).exit_code == 0
+    kept = FlagState(actors=frozenset({"Project:1"}), percentage_of_actors=25)
+    assert held(instance) == kept
+    writes = len(instance.fake.requests_to("POST", rf"^/api/v4/features/{FLAG}$"))
+    instance.fake.fail_next(1, 404, method="GET", path=r"^/api/v4/projects/1$")
+    result = invoke(env, "feature", "set", FLAG, "0", "--actors")
+    assert result.exit_code == 1
+    assert "production (" in result.stderr and "refused finding Project:1: 404" in result.stderr
+    assert held(instance) == kept
+    assert len(instance.fake.requests_to("POST", rf"^/api/v4/features/{FLAG}$")) == writes
+
+
+def test_a_cli_without_the_instance_settings_refuses_what_the_instance_holds(
+    database_url: str, instance: Instance
+) -> None:
+    """A shell without the administrator's token must not set production in the bot's
+    database (where nothing reads it) and say it did; it refuses, naming what to set."""
+    with_settings = cli_env(database_url, instance)
+    assert invoke(with_settings, "feature", "set", FLAG, "true", "--staging").exit_code == 0
+    without = {k: v for k, v in with_settings.items() if not k.startswith("ROLLOUT_BOT_ENV_")}
+    host = urlsplit(instance.fake.url).netloc
+    for args in (("set", FLAG, "true"), ("get", FLAG), ("delete", FLAG, "--staging")):
+        result = invoke(without, "feature", *args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.strip() == (
+            f"error: production lives on the GitLab instance {host}: set "
+            "ROLLOUT_BOT_ENV_PRODUCTION_GITLAB_URL and ROLLOUT_BOT_ENV_PRODUCTION_TOKEN "
+            "(an administrator's token) to read or change it from here"
+        )
+    assert FLAG not in instance.fake.state.features
+    engine = sa.create_engine(database_url)
+    try:
+        snapshot = SqlStore(engine).snapshot()
+        assert snapshot.get("production", FLAG) is None
+        assert snapshot.get("staging", FLAG) == ON  # the refused delete left it
+    finally:
+        engine.dispose()
+    history = invoke(without, "feature", "history", FLAG).output
+    assert "production" not in history
+
+
+def test_a_cli_with_another_instance_adds_to_the_record_and_erases_nothing(
+    database_url: str, instance: Instance
+) -> None:
+    """Applications refuse what the record puts on an instance; a shell configured for
+    staging's instance only must not take production off it."""
+    host = urlsplit(instance.fake.url).netloc
+    assert invoke(cli_env(database_url, instance), "feature", "list").exit_code == 0
+    staging_only = {
+        **{k: v for k, v in cli_env(database_url, instance).items() if "_ENV_" not in k},
+        "ROLLOUT_BOT_ENV_STAGING_GITLAB_URL": instance.fake.url,
+        "ROLLOUT_BOT_ENV_STAGING_TOKEN": ADMIN_TOKEN,
+    }
+    invoke(staging_only, "feature", "list")
+    engine = sa.create_engine(database_url)
+    try:
+        store = SqlStore(engine)
+        assert store.recorded_instances() == {"production": host, "staging": host}
+    finally:
+        engine.dispose()
+
+
+def test_a_landed_write_is_recorded_by_its_retry_whatever_ran_in_between(
+    database_url: str, instance: Instance
+) -> None:
+    """A timeout whose write landed is journaled for the retry to record; another command
+    on the flag in between (it reads production for its consistency check) must leave
+    that journal to the retry, or the change lands on the instance with no audit row."""
+    env = cli_env(database_url, instance)
+    assert invoke(env, "feature", "set", FLAG, "true", "--staging").exit_code == 0
+    settings = Settings.from_env(env)
+    short = InstanceSettings(instance.fake.url, ADMIN_TOKEN, timeout=0.5)
+    runtime = open_runtime(dataclasses.replace(settings, instances={"production": short}))
+    try:
+        ctx = runtime.context(who="alice", source="test")
+        envs = settings.environments
+        writes = rf"^/api/v4/features/{FLAG}$"
+        instance.fake.answer_late(2.0, method="POST", path=writes)
+        with pytest.raises(TransientGitLabError):
+            execute(ctx, parse(f"feature set {FLAG} 25 --actors", envs))
+        instance.fake.faults.release()
+        execute(ctx, parse(f"feature set {FLAG} true --dev", envs))  # reads production too
+        retried = execute(ctx, parse(f"feature set {FLAG} 25 --actors", envs))
+        assert [c.environment for c in retried.changes if c.changed] == ["production"]
+        rows = [r for r in runtime.store.history(FLAG) if r.environment == "production"]
+        assert [(r.gate, r.before, r.after) for r in rows] == [("percentage_of_actors", 0, 25)]
+        assert len(instance.fake.requests_to("POST", writes)) == 1
+    finally:
+        runtime.engine.dispose()
+
+
+def test_a_url_that_serves_no_gitlab_api_is_named_in_one_line() -> None:
+    """A sign-in page (an SSO proxy, a wrong URL) answers 200 with HTML: the refusal says
+    which setting to check, not a status GitLab never sent."""
+
+    def sign_in_page(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<html><body>Sign in</body></html>"]
+
+    server = LoopbackServer(sign_in_page, "sign-in page")
+    server.start()
+    try:
+        features = InstanceFeatures("staging-ref", server.url, ADMIN_TOKEN, timeout=5.0)
+        with pytest.raises(InstanceRefused) as refused:
+            features.states()
+        host = urlsplit(server.url).netloc
+        assert str(refused.value) == (
+            f"staging-ref ({host}) refused listing its flags: its answer is not the Features "
+            "API's (Failed to parse the server message): check "
+            "ROLLOUT_BOT_ENV_STAGING_REF_GITLAB_URL"
+        )
+    finally:
+        server.stop()
