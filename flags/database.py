@@ -6,9 +6,11 @@ tracking in another application, the bot) opens it the same way.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -120,7 +122,7 @@ def writer_turn_timeouts() -> int:
 
 
 @contextmanager
-def writer_turn(engine: Engine, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> Iterator[None]:
+def writer_turn(engine: Engine, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> Iterator[float]:
     """On SQLite, this process's writers take turns on a lock; elsewhere, nothing.
 
     SQLite has one write lock per database. A writer that misses it sleeps in SQLite's
@@ -130,19 +132,61 @@ def writer_turn(engine: Engine, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) 
     (bench/webhook_ack.py). Queued on a Python lock, the next writer of the process
     wakes the moment the lock is released; other processes still meet SQLite's lock.
     Bounded like SQLite's own wait: past `timeout`, WriterTurnTimeout, nothing written.
+    Yields the turn's deadline (`time.monotonic()`), for `polled_write`.
     """
+    deadline = time.monotonic() + timeout
     if engine.dialect.name != "sqlite":
-        yield
+        yield deadline
         return
     with _writer_locks_guard:
         lock = _writer_locks.setdefault(engine, threading.Lock())
     if not lock.acquire(timeout=timeout):
-        global _writer_turn_timeouts
-        _writer_turn_timeouts += 1
+        _count_timeout()
         raise WriterTurnTimeout(
             f"another writer of this process held the SQLite database for over {timeout:g} s"
         )
     try:
-        yield
+        yield deadline
     finally:
         lock.release()
+
+
+def _count_timeout() -> None:
+    global _writer_turn_timeouts
+    _writer_turn_timeouts += 1
+
+
+# How often a polled write asks SQLite for its lock again (seconds).
+SQLITE_POLL_SECONDS = 0.001
+
+
+def polled_write(dbapi_connection: Any, sql: str, params: Sequence[Any], deadline: float) -> int:
+    """Run one write statement on a SQLite driver connection, asking for the lock every
+    millisecond until `deadline`; the row count. Not committed.
+
+    SQLite's own busy handler backs off to 100 ms sleeps, so a writer that must not
+    wait long (the receiver) starves behind processes that write often (the delivery
+    workers): while they drained, `serve` on SQLite acknowledged 13 deliveries a second
+    (bench/webhook_ack.py). Polling every millisecond takes the lock in the first gap.
+    Past the deadline: WriterTurnTimeout, the statement rolled back.
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout = 0")
+        while True:
+            try:
+                cursor.execute(sql, params)
+                return int(cursor.rowcount)
+            except sqlite3.OperationalError as exc:
+                dbapi_connection.rollback()
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    _count_timeout()
+                    raise WriterTurnTimeout(
+                        "another process held the SQLite database until the delivery's turn ran out"
+                    ) from exc
+                time.sleep(SQLITE_POLL_SECONDS)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,12 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from flags.database import make_engine, writer_turn, writer_turn_timeouts
+from flags.database import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    make_engine,
+    writer_turn,
+    writer_turn_timeouts,
+)
 from gitlab_ops import issue_updates
 from gitlab_ops.schema import rollout_issues
 from rollout_bot import database
@@ -251,4 +257,48 @@ def test_a_delivery_that_waits_past_its_turn_to_write_gets_503_and_nothing_store
         assert (status, body["status"]) == (202, "queued")  # the turn is free again
         assert inbox.counts(engine) == {inbox.PENDING: 1}
     finally:
+        engine.dispose()
+
+
+def test_a_delivery_polls_for_a_lock_another_process_holds_within_its_turn(
+    tmp_path: Path,
+) -> None:
+    """SQLite's write lock held by another connection (a worker process): the receiver asks
+    again every millisecond, stores the delivery in the first gap, and gives up with a 503
+    past its turn; its connection keeps the usual busy timeout for everyone else."""
+    path = tmp_path / "poll.sqlite3"
+    url = f"sqlite:///{path}"
+    database.upgrade(url)
+    engine = make_engine(url)
+    payload = record_rollout_issue(engine)
+    receiver = ReceiverConfig(
+        engine=engine, verification=Verification(secret_token=SECRET), store_wait_seconds=0.3
+    )
+    client = create_app(engine, receiver=receiver).test_client()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock, as a worker's transaction holds it
+        before = writer_turn_timeouts()
+        status, body = deliver(client, payload)
+        assert status == 503, body
+        assert body["reason"] == (
+            "not stored, try again: another process held the SQLite database until the "
+            "delivery's turn ran out"
+        )
+        assert writer_turn_timeouts() == before + 1
+        other.execute("ROLLBACK")
+
+        other.execute("BEGIN IMMEDIATE")
+        freed = threading.Timer(0.1, lambda: other.execute("ROLLBACK"))
+        freed.start()
+        status, body = deliver(client, payload)  # the lock comes free within the turn
+        freed.join()
+        assert (status, body["status"]) == (202, "queued")
+        assert inbox.counts(engine) == {inbox.PENDING: 1}
+        assert writer_turn_timeouts() == before + 1
+        with engine.connect() as conn:
+            timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert timeout == SQLITE_BUSY_TIMEOUT_MS
+    finally:
+        other.close()
         engine.dispose()

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
-from flags.database import SQLITE_BUSY_TIMEOUT_MS, writer_turn
+from flags.database import SQLITE_BUSY_TIMEOUT_MS, polled_write, writer_turn
 
 # Re-exported: callers of the inbox name its statuses and clock through it.
 from gitlab_ops.lease_queue import DONE as DONE
@@ -130,15 +130,18 @@ def store(
         delivery_key, kind, project_id, issue_iid, issue_key(project_id, issue_iid),
         event_uuid, payload, now, PENDING, 0, now,
     )  # fmt: skip
-    with writer_turn(engine, turn_timeout):
+    with writer_turn(engine, turn_timeout) as deadline:
         connection = engine.raw_connection()
         try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, params)
-                stored = cursor.rowcount == 1
-            finally:
-                cursor.close()
+            if engine.dialect.name == "sqlite":
+                stored = polled_write(connection, sql, params, deadline) == 1
+            else:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    stored = cursor.rowcount == 1
+                finally:
+                    cursor.close()
             connection.commit()
         except BaseException:
             connection.rollback()
