@@ -36,7 +36,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(f"{PREFIX}{name}", "").strip().lower() in ("1", "true", "yes")
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     raw = env.get(f"{PREFIX}{name}")
     if not raw:
         return default
@@ -44,8 +44,12 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise ConfigError(f"{PREFIX}{name}: '{raw}' is not a whole number") from exc
-    if value <= 0:
-        raise ConfigError(f"{PREFIX}{name} must be positive")
+    if value < minimum:
+        raise ConfigError(
+            f"{PREFIX}{name} must be positive"
+            if minimum == 1
+            else f"{PREFIX}{name} must be {minimum} or more"
+        )
     return value
 
 
@@ -190,6 +194,6 @@ class Settings:
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 2.0),
             max_steps_per_edit=_int(env, "MAX_STEPS_PER_EDIT", 50),
             retention_days=_int(env, "RETENTION_DAYS", 30),
-            worker_nice=_int(env, "WORKER_NICE", 10),
+            worker_nice=_int(env, "WORKER_NICE", 10, minimum=0),
             user=env.get(f"{PREFIX}USER") or _login_name(),
         )
