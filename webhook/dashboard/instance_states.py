@@ -14,7 +14,7 @@ from typing import Any
 
 from flags.state import FlagState
 from flags.store import AuditRecord, Snapshot, States
-from webhook.dashboard.rollout_series import ALL_GATES, readable_state
+from webhook.dashboard.rollout_series import ALL_GATES, apply_row, readable_state
 from webhook.dashboard.when import aware
 
 NOTE = "as the bot last set it"
@@ -22,18 +22,17 @@ NOTE = "as the bot last set it"
 
 def last_set(records: Iterable[AuditRecord], default_for: Callable[[str], FlagState]) -> States:
     """environment -> flag -> state after the newest audit row; a delete drops the flag."""
-    gates: dict[tuple[str, str], dict[str, Any] | None] = {}
+    gates: dict[tuple[str, str], dict[str, Any]] = {}
     for record in sorted(records, key=lambda r: (aware(r.at), r.id or 0)):
         key = (record.environment, record.flag)
-        if record.gate == ALL_GATES:
-            gates[key] = dict(record.after) if isinstance(record.after, dict) else None
+        if record.gate == ALL_GATES and not isinstance(record.after, dict):
+            gates.pop(key, None)  # deleted: never set, as the instance says of it
             continue
-        current = gates.get(key) or default_for(record.flag).gates()
-        gates[key] = {**current, record.gate: record.after}
+        default = default_for(record.flag)
+        gates[key] = apply_row(gates.get(key) or default.gates(), record, default)
     states: States = {}
     for (environment, flag), value in gates.items():
-        if value is not None:
-            states.setdefault(environment, {})[flag] = readable_state(value)
+        states.setdefault(environment, {})[flag] = readable_state(value)
     return states
 
 

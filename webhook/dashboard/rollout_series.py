@@ -93,7 +93,8 @@ def effective_percent(state: FlagState) -> float:
     return float(max(state.percentage_of_actors, state.percentage_of_time))
 
 
-def _apply(gates: dict[str, Any], record: AuditRecord, default: FlagState) -> dict[str, Any]:
+def apply_row(gates: dict[str, Any], record: AuditRecord, default: FlagState) -> dict[str, Any]:
+    """The gates after one audit row; a delete (gate `all`, nothing after) is the default."""
     if record.gate == ALL_GATES:
         after = record.after if isinstance(record.after, dict) else None
         return dict(after) if after is not None else default.gates()
@@ -129,7 +130,7 @@ def replay(
         for record in ordered:
             if record.environment != environment:
                 continue
-            gates = _apply(gates, record, default)
+            gates = apply_row(gates, record, default)
             points.append(_point(gates, aware(record.at), record.id))
         series.append(Series(environment, initial, tuple(points)))
     return series

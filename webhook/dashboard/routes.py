@@ -73,10 +73,10 @@ def blueprint(
         replayed = last_set(reads.instance_history(engine, kept), default_for)
         return with_instances(snapshot, kept, replayed), kept
 
-    def rows(match: str) -> list[FlagRow]:
+    def rows(match: str, snapshot: Snapshot) -> list[FlagRow]:
         return grid(
             registry,
-            current()[0],
+            snapshot,
             envs,
             reads.last_changes(engine),
             reads.issue_urls(engine),
@@ -84,11 +84,10 @@ def blueprint(
             match,
         )
 
-    def one_flag(name: str) -> FlagPage:
+    def one_flag(name: str, snapshot: Snapshot) -> FlagPage:
         if not NAME.match(name):
             raise NotFound(MSG_BAD_NAME.format(name=name))
         records = reads.history(engine, name)
-        snapshot, _ = current()
         definition = registry.get(name)
         stored = any(name in states for states in snapshot.states.values())
         if definition is None and not stored and not records:
@@ -127,24 +126,24 @@ def blueprint(
             match = match_filter()
         except NotFound as exc:
             return _plain(str(exc), 400)
+        snapshot, kept = current()
         return render.page(
             "flags.j2",
-            rows=rows(match),
+            rows=rows(match, snapshot),
             environments=envs,
-            instances=current()[1],
+            instances=kept,
             match=match,
             active="flags",
         )
 
     @pages.get("/flags/<name>")
     def flag_html(name: str) -> Response | str:
+        snapshot, kept = current()
         try:
-            model = one_flag(name)
+            model = one_flag(name, snapshot)
         except NotFound as exc:
             return _plain(str(exc), 404)
-        return render.page(
-            "flag.j2", page=model, environments=envs, instances=current()[1], active="flags"
-        )
+        return render.page("flag.j2", page=model, environments=envs, instances=kept, active="flags")
 
     @pages.get("/health")
     def health_page() -> str:
@@ -156,16 +155,17 @@ def blueprint(
             match = match_filter()
         except NotFound as exc:
             return jsonify(error=str(exc)), 400
+        snapshot, kept = current()
         return jsonify(
             environments=list(envs),
-            instances=current()[1],
-            flags=[row.as_dict() for row in rows(match)],
+            instances=kept,
+            flags=[row.as_dict() for row in rows(match, snapshot)],
         )
 
     @pages.get("/api/flags/<name>/history")
     def history_json(name: str) -> Response | tuple[Response, int]:
         try:
-            model = one_flag(name)
+            model = one_flag(name, current()[0])
         except NotFound as exc:
             return jsonify(error=str(exc)), 404
         return jsonify(model.history_dict())
