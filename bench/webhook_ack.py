@@ -6,7 +6,8 @@ and a half minutes on a 2-core machine.
 Three contenders, each served by gunicorn with 2 worker processes on 127.0.0.1 and an
 access log on stdout (``preload_app``), each log going to a file. The ceiling and the
 anchor run gunicorn's default sync worker, as a dozen-line receiver would; ours runs
-as `rollout-bot serve` runs it (``gthread``, its threads per process, short keep-alive):
+as `rollout-bot serve` runs it (gunicorn's ``asgi`` worker, the app behind a2wsgi on its
+threads per process, whole requests only, short keep-alive):
 
 * **ceiling**: a bare Flask route that answers 200 without reading the body
   (``bench/webhook_ack/ceiling_app.py``). No receiver under this stack is faster.

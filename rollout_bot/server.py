@@ -1,35 +1,42 @@
 """The web side of `rollout-bot serve`: the Flask app under gunicorn, acknowledging only.
 
-Serving model: gunicorn's ``gthread`` worker. Its main loop waits for connections in a
-selector and hands a request to a thread only once bytes arrive (a thread waits at most a
-few seconds for a slow one before giving it back to the selector), so idle or slow
-clients hold a socket, not a thread; ``threads`` per process serve the rest. Keep-alive is
-short so idle kept-alive sockets are closed soon. Nothing in the request path waits on
-processing or on GitLab: delivery workers run in their own processes
-(:mod:`rollout_bot.supervisor`), and the receiver only verifies, classifies and stores.
+Serving model: gunicorn's ``asgi`` worker, an event loop per process that reads every
+connection, with the Flask app behind a2wsgi's thread pool (``threads`` per process).
+A request reaches a thread only once it has arrived whole (:mod:`rollout_bot.whole_requests`),
+so idle, slow or half-sent requests hold a socket and a buffer, never a thread: under
+gunicorn's ``gthread`` worker, which gives a thread each accepted connection, eight
+half-sent requests left `serve` answering nothing. Keep-alive is short so idle
+kept-alive sockets are closed soon. Nothing in the request path waits on processing or
+on GitLab: delivery workers run in their own processes (:mod:`rollout_bot.supervisor`),
+and the receiver only verifies, classifies and stores.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any, Final, cast
 
+from a2wsgi import WSGIMiddleware
+from a2wsgi.asgi_typing import ASGIApp, HTTPScope
+from a2wsgi.wsgi_typing import WSGIApp
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from flags.database import is_sqlite
 from flags.engine import Flags
 from rollout_bot.runtime import Runtime
-from rollout_bot.services import build_bot, build_worker, receiver_config
+from rollout_bot.services import build_bot, build_worker, receiver_config, verification
+from rollout_bot.whole_requests import BodyTimeoutsCollector, WholeRequests
 from tracking.metrics import TrackingCollector
 from webhook.app import create_app
 from webhook.issue_update_job import IssueUpdatesCollector
 from webhook.metrics import FlagsCollector
+from webhook.verification import Verification, token_accepted
 from webhook.worker import Worker
 
 log = logging.getLogger(__name__)
 
-WORKER_CLASS: Final = "gthread"
+WORKER_CLASS: Final = "asgi"
 # Threads per web process, by database: every request stores one row. PostgreSQL
 # takes concurrent inserts; SQLite has one writer lock, so threads past a few only
 # queue on it (bench/webhook_ack.py: 16 threads gave SQLite a 666 ms p99, 4 gave 119).
@@ -47,7 +54,7 @@ GRACEFUL_TIMEOUT_SECONDS: Final = 10
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+    def __init__(self, app: ASGIApp, options: dict[str, Any]) -> None:
         self.application = app
         self.options = options
         super().__init__()
@@ -56,8 +63,28 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> ASGIApp:
         return self.application
+
+
+def asgi_app(app: Flask, *, threads: int, verification: Verification) -> ASGIApp:
+    """The Flask app as gunicorn's ``asgi`` worker serves it: whole requests only, each
+    handled on one of `threads` threads; a body is read only for a sender with the
+    webhook's token (the app refuses the rest from their headers)."""
+
+    def admit(scope: HTTPScope) -> bool:
+        given = next(
+            (value for name, value in scope["headers"] if name.lower() == b"x-gitlab-token"),
+            None,
+        )
+        return token_accepted(None if given is None else given.decode("latin-1"), verification)
+
+    return WholeRequests(
+        # a2wsgi types the environ as a TypedDict and Flask as a dict: one WSGI callable.
+        WSGIMiddleware(cast(WSGIApp, app), workers=threads),
+        max_body_bytes=verification.max_body_bytes,
+        admit=admit,
+    )
 
 
 def build(runtime: Runtime, *, embedded_worker: bool = False) -> tuple[Flask, Worker | None]:
@@ -76,6 +103,7 @@ def build(runtime: Runtime, *, embedded_worker: bool = False) -> tuple[Flask, Wo
         collectors=[
             TrackingCollector(runtime.engine),
             IssueUpdatesCollector(runtime.engine),
+            BodyTimeoutsCollector(),
             *_flags_collector(runtime),
         ],
         dashboard_token=runtime.settings.dashboard_token,
@@ -104,12 +132,14 @@ def run(
     # Connections must not cross the fork into gunicorn's workers.
     runtime.engine.dispose()
     _Gunicorn(
-        app,
+        asgi_app(app, threads=threads, verification=verification(runtime)),
         {
             "bind": f"{host}:{port}",
             "workers": workers,
             "worker_class": WORKER_CLASS,
-            "threads": threads,
+            # a2wsgi speaks no lifespan protocol, and nothing here needs one.
+            "asgi_lifespan": "off",
+            "asgi_loop": "asyncio",
             "keepalive": KEEPALIVE_SECONDS,
             "timeout": TIMEOUT_SECONDS,
             "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,

@@ -32,7 +32,7 @@ from tests.fake_gitlab.models import MAINTAINER, Project, User
 from tests.test_serve import free_port
 from webhook import inbox
 from webhook.page_auth import MSG_TOKEN_REQUIRED
-from webhook.verification import MAX_BODY_BYTES, MSG_BODY_TOO_LARGE
+from webhook.verification import MAX_BODY_BYTES, MSG_BODY_TOO_LARGE, MSG_TOKEN_INVALID
 
 SECRET = "s3cret-token"
 DASHBOARD_TOKEN = "dashboard-t0ken"
@@ -113,17 +113,35 @@ def ignored_delivery(base: str) -> requests.Response:
     )
 
 
-def test_idle_connections_do_not_delay_an_acknowledgement(web: tuple[str, int]) -> None:
+# Far more than the threads serving requests (16 a process at most): under gunicorn's
+# gthread worker, 8 half-sent requests left `serve` answering nothing at all.
+STALLED_CLIENTS = 40
+
+
+def test_idle_and_half_sent_requests_do_not_delay_an_acknowledgement(
+    web: tuple[str, int],
+) -> None:
     base, _ = web
     port = int(base.rsplit(":", 1)[1])
+    body = b'{"object_kind": "push"}'
+    stalls = (
+        b"",  # connected, and never sending a byte
+        b"POST /webhook HTTP/1.1\r\nHost: x\r\n",  # headers begun, never ended
+        # headers whole, the body begun and never finished
+        b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Gitlab-Token: " + SECRET.encode()
+        + b"\r\nX-Gitlab-Event: Push Hook\r\nContent-Length: 100\r\n\r\n" + body[:5],
+    )  # fmt: skip
     with ExitStack() as stack:
-        for _ in range(2):  # connected, and never sending a byte
-            stack.enter_context(socket.create_connection(("127.0.0.1", port)))
-        time.sleep(0.2)  # let the server accept them first
+        for n in range(STALLED_CLIENTS):
+            client = stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+            client.sendall(stalls[n % len(stalls)])
+        time.sleep(0.3)  # let the server accept them first
+        start = time.monotonic()
         response = ignored_delivery(base)
         assert response.status_code == 200
         assert response.json()["status"] == "ignored"
         assert requests.get(f"{base}/healthz", timeout=SANITY_SECONDS).status_code == 200
+        assert time.monotonic() - start < SANITY_SECONDS
 
 
 def _chunks(total: int, size: int = MIB) -> Iterator[bytes]:
@@ -132,7 +150,17 @@ def _chunks(total: int, size: int = MIB) -> Iterator[bytes]:
         yield b"x" * size
 
 
-def test_a_chunked_body_over_the_limit_is_refused_while_reading(web: tuple[str, int]) -> None:
+@pytest.mark.parametrize(
+    ("token", "status", "reason"),
+    [
+        (SECRET, 413, MSG_BODY_TOO_LARGE.format(limit=MAX_BODY_BYTES)),
+        # Without the token nothing of the body is read: refused by its headers.
+        ("wrong", 401, MSG_TOKEN_INVALID),
+    ],
+)
+def test_a_chunked_body_over_the_limit_is_refused_while_reading(
+    web: tuple[str, int], token: str, status: int, reason: str
+) -> None:
     base, pid = web
     assert ignored_delivery(base).status_code == 200  # warm: every import done
     before = rss_bytes([pid, *descendants(pid)])
@@ -140,17 +168,32 @@ def test_a_chunked_body_over_the_limit_is_refused_while_reading(web: tuple[str, 
         response = requests.post(
             f"{base}/webhook",
             data=_chunks(200 * MIB),  # a generator: Transfer-Encoding: chunked
-            headers={"X-Gitlab-Token": "wrong", "X-Gitlab-Event": "Issue Hook"},
+            headers={"X-Gitlab-Token": token, "X-Gitlab-Event": "Issue Hook"},
             timeout=60,
         )
     except requests.ConnectionError:
-        pytest.fail("the server dropped the connection instead of answering 413")
+        pytest.fail(f"the server dropped the connection instead of answering {status}")
     after = rss_bytes([pid, *descendants(pid)])
-    assert response.status_code == 413
-    assert response.json()["reason"] == MSG_BODY_TOO_LARGE.format(limit=MAX_BODY_BYTES)
+    assert response.status_code == status
+    assert response.json()["reason"] == reason
     # Reading it whole grew a worker by ~195 MiB; bounded reading keeps it near flat.
     assert after - before < 40 * MIB, f"RSS grew by {(after - before) / MIB:.0f} MiB"
     assert ignored_delivery(base).status_code == 200  # and it still serves
+
+
+@pytest.mark.parametrize(("token", "status"), [(None, 401), ("wrong", 401), (SECRET, 200)])
+def test_a_delivery_is_answered_by_its_token_whatever_its_content_type(
+    web: tuple[str, int], token: str | None, status: int
+) -> None:
+    base, _ = web
+    headers = {"X-Gitlab-Event": "Push Hook", "Content-Type": "application/x-www-form-urlencoded"}
+    if token is not None:
+        headers["X-Gitlab-Token"] = token
+    response = requests.post(
+        f"{base}/webhook", data=b'{"object_kind": "push"}', headers=headers, timeout=10
+    )
+    assert response.status_code == status
+    assert response.json()["status"] == ("ignored" if status == 200 else "rejected")
 
 
 @pytest.mark.parametrize("path", ["/", "/metrics", "/health", "/api/flags", "/api/health"])

@@ -173,6 +173,18 @@ def verify(headers: Mapping[str, str], body: bytes, verification: Verification) 
     return _parse_object(body)
 
 
+def token_accepted(given: str | None, verification: Verification) -> bool:
+    """Whether a delivery carrying this ``X-Gitlab-Token`` may be read at all: the
+    serving layer asks before it buffers a body (`rollout_bot.whole_requests`)."""
+    if verification.secret_token is None:
+        return True
+    try:
+        _check_token(given, verification.secret_token)
+    except DeliveryRejected:
+        return False
+    return True
+
+
 def delivery_key(headers: Mapping[str, str], body: bytes) -> str:
     """The inbox's dedup key: ``webhook-id``, else ``Idempotency-Key``, else a body hash.
 
