@@ -503,8 +503,13 @@ def check_round(result: Round) -> list[str]:
     in_flight = sum(
         CONNECTIONS + run.socket_errors["timeouts"] + run.socket_errors["read"] for run in runs
     )
-    if result.stored != logged_202:
-        problems.append(f"{result.stored} rows stored but the server logged {logged_202} x 202")
+    # gunicorn's asgi worker logs no answer it could not send, so the requests wrk left
+    # open when it stopped may be stored without a 202 in the access log.
+    if not logged_202 <= result.stored <= logged_202 + in_flight:
+        problems.append(
+            f"{result.stored} rows stored but the server logged {logged_202} x 202 "
+            f"(at most {in_flight} more may have been in flight)"
+        )
     if not queued <= result.stored <= queued + in_flight:
         problems.append(
             f"{result.stored} rows stored for {queued} 202-queued answers "
