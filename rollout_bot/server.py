@@ -22,7 +22,6 @@ from a2wsgi.wsgi_typing import WSGIApp
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from flags.database import is_sqlite
 from flags.engine import Flags
 from rollout_bot.runtime import Runtime
 from rollout_bot.services import build_bot, build_worker, receiver_config, verification
@@ -37,15 +36,12 @@ from webhook.worker import Worker
 log = logging.getLogger(__name__)
 
 WORKER_CLASS: Final = "asgi"
-# Threads per web process, by database: every request stores one row. PostgreSQL
-# takes concurrent inserts; SQLite has one writer lock, so threads past a few only
-# queue on it (bench/webhook_ack.py: 16 threads gave SQLite a 666 ms p99, 4 gave 119).
-THREADS_POSTGRESQL: Final = 16
-THREADS_SQLITE: Final = 4
-
-
-def default_threads(database_url: str) -> int:
-    return THREADS_SQLITE if is_sqlite(database_url) else THREADS_POSTGRESQL
+# Threads per web process (a2wsgi's pool). Every request stores one row, and past a
+# few threads they only queue, on SQLite's one writer lock or on the GIL: with 16, the
+# SQLite acknowledgement p99 under load was 666 ms and 4 gave 119; on PostgreSQL, over
+# four runs each of bench/ack_processing.py's round, 4 threads acknowledged 760-980 a
+# second at an idle p99 of 33-60 ms where 16 gave 450-740 at 113-148 ms.
+THREADS: Final = 4
 
 
 KEEPALIVE_SECONDS: Final = 2
@@ -127,7 +123,7 @@ def run(
 ) -> None:
     """Serve until gunicorn is told to stop (SIGTERM, SIGINT)."""
     if threads is None:
-        threads = default_threads(runtime.settings.database_url)
+        threads = THREADS
     app, _ = build(runtime)
     # Connections must not cross the fork into gunicorn's workers.
     runtime.engine.dispose()

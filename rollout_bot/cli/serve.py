@@ -22,7 +22,7 @@ NO_DASHBOARD_WARNING = "no ROLLOUT_BOT_DASHBOARD_TOKEN: / and /metrics answer 40
     "--threads",
     default=None,
     type=click.IntRange(min=1),
-    help="threads per web process  [default: 16 on PostgreSQL, 4 on SQLite]",
+    help="threads per web process  [default: 4]",
 )
 @click.option(
     "--worker-processes",
