@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
+import multiprocessing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -49,20 +49,22 @@ BODY_SECONDS: Final = 20.0
 
 MSG_BODY_TIMEOUT: Final = "request body not received within {seconds:g} s"
 
-_timeouts = 0
-_timeouts_lock = threading.Lock()
+# In shared memory: gunicorn forks its web processes from the one that imported this,
+# and /metrics is answered by whichever of them accepts the scrape. A count of each
+# process's own went 0, 0, 1, 0, 0, 1 over the scrapes of a 2-process `serve`, which
+# Prometheus reads as counter resets.
+_timeouts = multiprocessing.Value("q", 0)
 
 
 def body_timeouts() -> int:
-    """Requests of this process answered 408 for a body that came too slowly (a counter
-    for /metrics)."""
-    return _timeouts
+    """Requests answered 408 for a body that came too slowly, by this process and by
+    those forked from the one that imported this module (a counter for /metrics)."""
+    return int(_timeouts.value)
 
 
 def _count_timeout() -> None:
-    global _timeouts
-    with _timeouts_lock:
-        _timeouts += 1
+    with _timeouts.get_lock():
+        _timeouts.value += 1
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ class BodyTimeoutsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         timeouts = CounterMetricFamily(
             "rollout_bot_request_body_timeouts",
-            f"Requests of this process refused (408) for a body slower than {BODY_SECONDS:g} s",
+            f"Requests refused (408) for a body slower than {BODY_SECONDS:g} s",
         )
         timeouts.add_metric([], body_timeouts())
         yield timeouts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 from collections.abc import Iterable
 from typing import Any
 
@@ -184,3 +185,21 @@ def test_other_scopes_pass_through_untouched(kind: str) -> None:
         WholeRequests(inner, max_body_bytes=LIMIT)({"type": kind}, client.receive, client.send)  # type: ignore[arg-type]
     )
     assert seen == [kind] and client.received == 0
+
+
+def _time_out_one_request() -> None:
+    app, client = App(), Client(chunks(b"ab", b"cd")[:1], stall=True)
+    run(WholeRequests(app, max_body_bytes=LIMIT, body_seconds=0.05), http_scope(CHUNKED), client)
+
+
+def test_a_timeout_in_one_forked_process_counts_in_all_of_them() -> None:
+    # gunicorn forks its web processes from the one that loaded the app, and /metrics
+    # is answered by whichever of them accepts the scrape: a count of each process's own
+    # went 0, 0, 1, 0, 0, 1 over scrapes of a 2-process `serve`, which Prometheus
+    # reads as counter resets.
+    before = body_timeouts()
+    process = multiprocessing.get_context("fork").Process(target=_time_out_one_request)
+    process.start()
+    process.join(10)
+    assert process.exitcode == 0
+    assert body_timeouts() == before + 1
