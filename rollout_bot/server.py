@@ -25,7 +25,7 @@ from gunicorn.app.base import BaseApplication
 from flags.engine import Flags
 from rollout_bot.runtime import Runtime
 from rollout_bot.services import build_bot, build_worker, receiver_config, verification
-from rollout_bot.whole_requests import BodyTimeoutsCollector, WholeRequests
+from rollout_bot.whole_requests import BodyTimeouts, BodyTimeoutsCollector, WholeRequests
 from tracking.metrics import TrackingCollector
 from webhook.app import create_app
 from webhook.issue_update_job import IssueUpdatesCollector
@@ -63,7 +63,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         return self.application
 
 
-def asgi_app(app: Flask, *, threads: int, verification: Verification) -> ASGIApp:
+def asgi_app(
+    app: Flask, *, threads: int, verification: Verification, timeouts: BodyTimeouts
+) -> ASGIApp:
     """The Flask app as gunicorn's ``asgi`` worker serves it: whole requests only, each
     handled on one of `threads` threads; a body is read only for a sender with the
     webhook's token (the app refuses the rest from their headers)."""
@@ -80,10 +82,16 @@ def asgi_app(app: Flask, *, threads: int, verification: Verification) -> ASGIApp
         WSGIMiddleware(cast(WSGIApp, app), workers=threads),
         max_body_bytes=verification.max_body_bytes,
         admit=admit,
+        timeouts=timeouts,
     )
 
 
-def build(runtime: Runtime, *, embedded_worker: bool = False) -> tuple[Flask, Worker | None]:
+def build(
+    runtime: Runtime,
+    *,
+    embedded_worker: bool = False,
+    body_timeouts: BodyTimeouts | None = None,
+) -> tuple[Flask, Worker | None]:
     """The app; ``embedded_worker`` adds in-process worker threads (the tests' stack only:
     `serve` runs its delivery workers as processes)."""
     worker = None
@@ -99,7 +107,7 @@ def build(runtime: Runtime, *, embedded_worker: bool = False) -> tuple[Flask, Wo
         collectors=[
             TrackingCollector(runtime.engine),
             IssueUpdatesCollector(runtime.engine),
-            BodyTimeoutsCollector(),
+            BodyTimeoutsCollector(body_timeouts or BodyTimeouts()),
             *_flags_collector(runtime),
         ],
         dashboard_token=runtime.settings.dashboard_token,
@@ -124,11 +132,13 @@ def run(
     """Serve until gunicorn is told to stop (SIGTERM, SIGINT)."""
     if threads is None:
         threads = THREADS
-    app, _ = build(runtime)
+    # Made before gunicorn forks, so that every web process counts into it.
+    timeouts = BodyTimeouts()
+    app, _ = build(runtime, body_timeouts=timeouts)
     # Connections must not cross the fork into gunicorn's workers.
     runtime.engine.dispose()
     _Gunicorn(
-        asgi_app(app, threads=threads, verification=verification(runtime)),
+        asgi_app(app, threads=threads, verification=verification(runtime), timeouts=timeouts),
         {
             "bind": f"{host}:{port}",
             "workers": workers,

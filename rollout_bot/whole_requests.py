@@ -26,7 +26,7 @@ import json
 import logging
 import multiprocessing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from a2wsgi.asgi_typing import (
@@ -49,22 +49,25 @@ BODY_SECONDS: Final = 20.0
 
 MSG_BODY_TIMEOUT: Final = "request body not received within {seconds:g} s"
 
-# In shared memory: gunicorn forks its web processes from the one that imported this,
-# and /metrics is answered by whichever of them accepts the scrape. A count of each
-# process's own went 0, 0, 1, 0, 0, 1 over the scrapes of a 2-process `serve`, which
-# Prometheus reads as counter resets.
-_timeouts = multiprocessing.Value("q", 0)
 
+class BodyTimeouts:
+    """How many requests were answered 408 for a body that came too slowly, counted in
+    shared memory by the process that made it and every process forked from it.
 
-def body_timeouts() -> int:
-    """Requests answered 408 for a body that came too slowly, by this process and by
-    those forked from the one that imported this module (a counter for /metrics)."""
-    return int(_timeouts.value)
+    `serve` makes one before gunicorn forks its web processes, and /metrics is answered
+    by whichever of them accepts the scrape: a count of each process's own went 0, 0, 1,
+    0, 0, 1 over the scrapes of a 2-process `serve`, which Prometheus reads as resets.
+    """
 
+    def __init__(self) -> None:
+        self._count = multiprocessing.Value("q", 0)
 
-def _count_timeout() -> None:
-    with _timeouts.get_lock():
-        _timeouts.value += 1
+    def add(self) -> None:
+        with self._count.get_lock():
+            self._count.value += 1
+
+    def count(self) -> int:
+        return int(self._count.value)
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class WholeRequests:
     max_body_bytes: int
     body_seconds: float = BODY_SECONDS
     admit: Callable[[HTTPScope], bool] = lambda _scope: True
+    timeouts: BodyTimeouts = field(default_factory=BodyTimeouts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,7 +147,7 @@ class WholeRequests:
             async with asyncio.timeout(self.body_seconds):
                 body = await read_body(receive, self.max_body_bytes + 1)
         except TimeoutError:
-            _count_timeout()
+            self.timeouts.add()
             reason = MSG_BODY_TIMEOUT.format(seconds=self.body_seconds)
             log.info("request refused (408): %s", reason)
             await _answer(send, 408, {"status": "rejected", "reason": reason})
@@ -190,10 +194,13 @@ async def _answer(send: Send, status: int, body: dict[str, str]) -> None:
 class BodyTimeoutsCollector(Collector):
     """``rollout_bot_request_body_timeouts_total`` for /metrics."""
 
+    def __init__(self, timeouts: BodyTimeouts) -> None:
+        self.timeouts = timeouts
+
     def collect(self) -> Iterator[Metric]:
         timeouts = CounterMetricFamily(
             "rollout_bot_request_body_timeouts",
             f"Requests refused (408) for a body slower than {BODY_SECONDS:g} s",
         )
-        timeouts.add_metric([], body_timeouts())
+        timeouts.add_metric([], self.timeouts.count())
         yield timeouts

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,9 +18,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from rollout_bot.whole_requests import (
     MSG_BODY_TIMEOUT,
+    BodyTimeouts,
     BodyTimeoutsCollector,
     WholeRequests,
-    body_timeouts,
 )
 
 LIMIT = 10
@@ -150,8 +151,9 @@ def test_a_request_turned_down_by_its_headers_is_not_read() -> None:
 
 def test_a_body_slower_than_the_deadline_gets_408_and_the_app_never_runs() -> None:
     app, client = App(), Client(chunks(b"ab", b"cd")[:1], stall=True)
-    before = body_timeouts()
-    run(WholeRequests(app, max_body_bytes=LIMIT, body_seconds=0.05), http_scope(CHUNKED), client)
+    timeouts = BodyTimeouts()
+    middleware = WholeRequests(app, max_body_bytes=LIMIT, body_seconds=0.05, timeouts=timeouts)
+    run(middleware, http_scope(CHUNKED), client)
     assert app.calls == []
     start, body = client.sent
     assert start["status"] == 408
@@ -160,11 +162,11 @@ def test_a_body_slower_than_the_deadline_gets_408_and_the_app_never_runs() -> No
         "status": "rejected",
         "reason": MSG_BODY_TIMEOUT.format(seconds=0.05),
     }
-    assert body_timeouts() == before + 1
+    assert timeouts.count() == 1
     registry = CollectorRegistry()
-    registry.register(BodyTimeoutsCollector())
+    registry.register(BodyTimeoutsCollector(timeouts))
     scrape = generate_latest(registry).decode()
-    assert f"rollout_bot_request_body_timeouts_total {before + 1}.0" in scrape
+    assert "rollout_bot_request_body_timeouts_total 1.0" in scrape
 
 
 def test_a_client_gone_before_its_body_ends_is_not_handled() -> None:
@@ -187,9 +189,10 @@ def test_other_scopes_pass_through_untouched(kind: str) -> None:
     assert seen == [kind] and client.received == 0
 
 
-def _time_out_one_request() -> None:
+def _time_out_one_request(timeouts: BodyTimeouts) -> None:
     app, client = App(), Client(chunks(b"ab", b"cd")[:1], stall=True)
-    run(WholeRequests(app, max_body_bytes=LIMIT, body_seconds=0.05), http_scope(CHUNKED), client)
+    middleware = WholeRequests(app, max_body_bytes=LIMIT, body_seconds=0.05, timeouts=timeouts)
+    run(middleware, http_scope(CHUNKED), client)
 
 
 def test_a_timeout_in_one_forked_process_counts_in_all_of_them() -> None:
@@ -197,9 +200,15 @@ def test_a_timeout_in_one_forked_process_counts_in_all_of_them() -> None:
     # is answered by whichever of them accepts the scrape: a count of each process's own
     # went 0, 0, 1, 0, 0, 1 over scrapes of a 2-process `serve`, which Prometheus
     # reads as counter resets.
-    before = body_timeouts()
-    process = multiprocessing.get_context("fork").Process(target=_time_out_one_request)
-    process.start()
+    timeouts = BodyTimeouts()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns on forking a process that runs threads (other tests leave
+        # servers running); gunicorn forks its web processes all the same.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        process = multiprocessing.get_context("fork").Process(
+            target=_time_out_one_request, args=(timeouts,)
+        )
+        process.start()
     process.join(10)
     assert process.exitcode == 0
-    assert body_timeouts() == before + 1
+    assert timeouts.count() == 1
