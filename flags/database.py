@@ -6,6 +6,7 @@ tracking in another application, the bot) opens it the same way.
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 import time
@@ -113,12 +114,49 @@ class WriterTurnTimeout(TimeoutError):
 
 _writer_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _writer_locks_guard = threading.Lock()
-_writer_turn_timeouts = 0
+
+
+class _Count:
+    """This process's count; once `share` is called, one in shared memory that every
+    process forked after that adds to and reads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._own = 0
+        self._shared: Any = None  # multiprocessing's Value, typed in its stubs as Synchronized
+
+    def add(self) -> None:
+        if self._shared is None:
+            with self._lock:
+                self._own += 1
+            return
+        with self._shared.get_lock():
+            self._shared.value += 1
+
+    def value(self) -> int:
+        return self._own if self._shared is None else int(self._shared.value)
+
+    def share(self) -> None:
+        if self._shared is None:
+            self._shared = multiprocessing.Value("q", self._own)
+
+
+_writer_turn_timeouts = _Count()
 
 
 def writer_turn_timeouts() -> int:
     """How many writers gave up waiting for their turn (a counter for /metrics)."""
-    return _writer_turn_timeouts
+    return _writer_turn_timeouts.value()
+
+
+def share_writer_turn_timeouts() -> None:
+    """Count writer-turn timeouts across processes forked after this call.
+
+    A server that forks its web processes calls it first: /metrics is answered by
+    whichever process accepts the scrape, and a count of each process's own makes the
+    counter go up and down between scrapes, which Prometheus reads as resets.
+    """
+    _writer_turn_timeouts.share()
 
 
 @contextmanager
@@ -152,8 +190,7 @@ def writer_turn(engine: Engine, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) 
 
 
 def _count_timeout() -> None:
-    global _writer_turn_timeouts
-    _writer_turn_timeouts += 1
+    _writer_turn_timeouts.add()
 
 
 # How often a polled write asks SQLite for its lock again (seconds).

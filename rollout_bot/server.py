@@ -22,6 +22,7 @@ from a2wsgi.wsgi_typing import WSGIApp
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from flags.database import share_writer_turn_timeouts
 from flags.engine import Flags
 from rollout_bot.runtime import Runtime
 from rollout_bot.services import build_bot, build_worker, receiver_config, verification
@@ -132,8 +133,9 @@ def run(
     """Serve until gunicorn is told to stop (SIGTERM, SIGINT)."""
     if threads is None:
         threads = THREADS
-    # Made before gunicorn forks, so that every web process counts into it.
+    # Made before gunicorn forks, so that every web process counts into them.
     timeouts = BodyTimeouts()
+    share_writer_turn_timeouts()
     app, _ = build(runtime, body_timeouts=timeouts)
     # Connections must not cross the fork into gunicorn's workers.
     runtime.engine.dispose()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
 import sqlite3
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,9 @@ from flask.testing import FlaskClient
 
 from flags.database import (
     SQLITE_BUSY_TIMEOUT_MS,
+    WriterTurnTimeout,
     make_engine,
+    share_writer_turn_timeouts,
     writer_turn,
     writer_turn_timeouts,
 )
@@ -258,6 +262,50 @@ def test_a_delivery_that_waits_past_its_turn_to_write_gets_503_and_nothing_store
         assert inbox.counts(engine) == {inbox.PENDING: 1}
     finally:
         engine.dispose()
+
+
+def _time_out_a_writer_turn(url: str) -> None:
+    engine = make_engine(url)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_turn() -> None:
+        with writer_turn(engine):
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_turn)
+    holder.start()
+    assert holding.wait(10)
+    try:
+        with writer_turn(engine, 0.05):
+            raise AssertionError("the turn was held: this writer must have timed out")
+    except WriterTurnTimeout:
+        pass
+    finally:
+        release.set()
+        holder.join()
+        engine.dispose()
+
+
+def test_writer_turn_timeouts_in_forked_processes_count_in_one_total(tmp_path: Path) -> None:
+    """`serve` shares the count before gunicorn forks its web processes: /metrics is
+    answered by whichever of them accepts the scrape, and a count of each process's own
+    goes up and down between scrapes, which Prometheus reads as resets."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    database.upgrade(url)
+    share_writer_turn_timeouts()
+    before = writer_turn_timeouts()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns on forking a process that runs threads (other tests leave
+        # servers running); gunicorn forks its web processes all the same.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = multiprocessing.get_context("fork").Process(
+            target=_time_out_a_writer_turn, args=(url,)
+        )
+        child.start()
+    child.join(20)
+    assert child.exitcode == 0
+    assert writer_turn_timeouts() == before + 1
 
 
 def test_a_delivery_polls_for_a_lock_another_process_holds_within_its_turn(
