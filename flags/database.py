@@ -6,7 +6,6 @@ tracking in another application, the bot) opens it the same way.
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
 import threading
 import time
@@ -17,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from flags.process_count import ProcessCount
 
 # The bound on a flag reader's version check and snapshot (seconds).
 DEFAULT_CHECK_TIMEOUT = 0.2
@@ -116,46 +117,17 @@ _writer_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakK
 _writer_locks_guard = threading.Lock()
 
 
-class _Count:
-    """This process's count; once `share` is called, one in shared memory that every
-    process forked after that adds to and reads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._own = 0
-        self._shared: Any = None  # multiprocessing's Value, typed in its stubs as Synchronized
-
-    def add(self) -> None:
-        if self._shared is None:
-            with self._lock:
-                self._own += 1
-            return
-        with self._shared.get_lock():
-            self._shared.value += 1
-
-    def value(self) -> int:
-        return self._own if self._shared is None else int(self._shared.value)
-
-    def share(self) -> None:
-        if self._shared is None:
-            self._shared = multiprocessing.Value("q", self._own)
-
-
-_writer_turn_timeouts = _Count()
+_writer_turn_timeouts = ProcessCount()
 
 
 def writer_turn_timeouts() -> int:
     """How many writers gave up waiting for their turn (a counter for /metrics)."""
-    return _writer_turn_timeouts.value()
+    return _writer_turn_timeouts.count()
 
 
 def share_writer_turn_timeouts() -> None:
-    """Count writer-turn timeouts across processes forked after this call.
-
-    A server that forks its web processes calls it first: /metrics is answered by
-    whichever process accepts the scrape, and a count of each process's own makes the
-    counter go up and down between scrapes, which Prometheus reads as resets.
-    """
+    """Count writer-turn timeouts across the processes forked after this call
+    (`ProcessCount.share`)."""
     _writer_turn_timeouts.share()
 
 

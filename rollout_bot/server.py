@@ -24,9 +24,10 @@ from gunicorn.app.base import BaseApplication
 
 from flags.database import share_writer_turn_timeouts
 from flags.engine import Flags
+from flags.process_count import ProcessCount
 from rollout_bot.runtime import Runtime
 from rollout_bot.services import build_bot, build_worker, receiver_config, verification
-from rollout_bot.whole_requests import BodyTimeouts, BodyTimeoutsCollector, WholeRequests
+from rollout_bot.whole_requests import BodyTimeoutsCollector, WholeRequests
 from tracking.metrics import TrackingCollector
 from webhook.app import create_app
 from webhook.issue_update_job import IssueUpdatesCollector
@@ -65,7 +66,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
 
 
 def asgi_app(
-    app: Flask, *, threads: int, verification: Verification, timeouts: BodyTimeouts
+    app: Flask, *, threads: int, verification: Verification, timeouts: ProcessCount
 ) -> ASGIApp:
     """The Flask app as gunicorn's ``asgi`` worker serves it: whole requests only, each
     handled on one of `threads` threads; a body is read only for a sender with the
@@ -91,7 +92,7 @@ def build(
     runtime: Runtime,
     *,
     embedded_worker: bool = False,
-    body_timeouts: BodyTimeouts | None = None,
+    body_timeouts: ProcessCount | None = None,
 ) -> tuple[Flask, Worker | None]:
     """The app; ``embedded_worker`` adds in-process worker threads (the tests' stack only:
     `serve` runs its delivery workers as processes)."""
@@ -108,7 +109,7 @@ def build(
         collectors=[
             TrackingCollector(runtime.engine),
             IssueUpdatesCollector(runtime.engine),
-            BodyTimeoutsCollector(body_timeouts or BodyTimeouts()),
+            BodyTimeoutsCollector(body_timeouts or ProcessCount()),
             *_flags_collector(runtime),
         ],
         dashboard_token=runtime.settings.dashboard_token,
@@ -133,8 +134,9 @@ def run(
     """Serve until gunicorn is told to stop (SIGTERM, SIGINT)."""
     if threads is None:
         threads = THREADS
-    # Made before gunicorn forks, so that every web process counts into them.
-    timeouts = BodyTimeouts()
+    # Shared before gunicorn forks, so that every web process counts into them.
+    timeouts = ProcessCount()
+    timeouts.share()
     share_writer_turn_timeouts()
     app, _ = build(runtime, body_timeouts=timeouts)
     # Connections must not cross the fork into gunicorn's workers.

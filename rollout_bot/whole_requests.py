@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import multiprocessing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -41,6 +40,8 @@ from a2wsgi.asgi_typing import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from flags.process_count import ProcessCount
+
 log = logging.getLogger(__name__)
 
 # GitLab sends a hook's body at once (it gives up on a hook after 10 s), so a body
@@ -48,26 +49,6 @@ log = logging.getLogger(__name__)
 BODY_SECONDS: Final = 20.0
 
 MSG_BODY_TIMEOUT: Final = "request body not received within {seconds:g} s"
-
-
-class BodyTimeouts:
-    """How many requests were answered 408 for a body that came too slowly, counted in
-    shared memory by the process that made it and every process forked from it.
-
-    `serve` makes one before gunicorn forks its web processes, and /metrics is answered
-    by whichever of them accepts the scrape: a count of each process's own went 0, 0, 1,
-    0, 0, 1 over the scrapes of a 2-process `serve`, which Prometheus reads as resets.
-    """
-
-    def __init__(self) -> None:
-        self._count = multiprocessing.Value("q", 0)
-
-    def add(self) -> None:
-        with self._count.get_lock():
-            self._count.value += 1
-
-    def count(self) -> int:
-        return int(self._count.value)
 
 
 @dataclass(frozen=True)
@@ -128,7 +109,7 @@ class WholeRequests:
     max_body_bytes: int
     body_seconds: float = BODY_SECONDS
     admit: Callable[[HTTPScope], bool] = lambda _scope: True
-    timeouts: BodyTimeouts = field(default_factory=BodyTimeouts)
+    timeouts: ProcessCount = field(default_factory=ProcessCount)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -194,7 +175,7 @@ async def _answer(send: Send, status: int, body: dict[str, str]) -> None:
 class BodyTimeoutsCollector(Collector):
     """``rollout_bot_request_body_timeouts_total`` for /metrics."""
 
-    def __init__(self, timeouts: BodyTimeouts) -> None:
+    def __init__(self, timeouts: ProcessCount) -> None:
         self.timeouts = timeouts
 
     def collect(self) -> Iterator[Metric]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import multiprocessing
 import sqlite3
 import threading
-import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from rollout_bot.server import build
 from templates.steps import set_checked
 from tests.bot_stack import FLAG, bot_stack
 from tests.fixtures.gitlab import WEBHOOKS
+from tests.forking import run_forked
 from webhook import inbox
 from webhook.app import create_app
 from webhook.page_auth import MSG_PAGES_OFF
@@ -234,6 +234,25 @@ def test_a_delivery_that_waits_past_its_turn_to_write_gets_503_and_nothing_store
         engine=engine, verification=Verification(secret_token=SECRET), store_wait_seconds=0.05
     )
     app = create_app(engine, receiver=receiver, dashboard_token="t")
+    with turn_held_by_another_thread(engine):
+        before = writer_turn_timeouts()
+        status, body = deliver(app.test_client(), payload)
+        assert status == 503, body
+        assert body["reason"].startswith("not stored, try again: another writer")
+        assert writer_turn_timeouts() == before + 1
+        assert inbox.counts(engine) == {}
+        scrape = app.test_client().get("/metrics", headers={"Authorization": "Bearer t"})
+        assert f"rollout_bot_sqlite_writer_turn_timeouts_total {before + 1}.0" in scrape.text
+    try:
+        status, body = deliver(app.test_client(), payload)
+        assert (status, body["status"]) == (202, "queued")  # the turn is free again
+        assert inbox.counts(engine) == {inbox.PENDING: 1}
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def turn_held_by_another_thread(engine: sa.Engine) -> Iterator[None]:
     holding, release = threading.Event(), threading.Event()
 
     def hold_the_turn() -> None:
@@ -245,45 +264,20 @@ def test_a_delivery_that_waits_past_its_turn_to_write_gets_503_and_nothing_store
     holder.start()
     try:
         assert holding.wait(10)
-        before = writer_turn_timeouts()
-        status, body = deliver(app.test_client(), payload)
-        assert status == 503, body
-        assert body["reason"].startswith("not stored, try again: another writer")
-        assert writer_turn_timeouts() == before + 1
-        assert inbox.counts(engine) == {}
-        scrape = app.test_client().get("/metrics", headers={"Authorization": "Bearer t"})
-        assert f"rollout_bot_sqlite_writer_turn_timeouts_total {before + 1}.0" in scrape.text
+        yield
     finally:
         release.set()
         holder.join()
-    try:
-        status, body = deliver(app.test_client(), payload)
-        assert (status, body["status"]) == (202, "queued")  # the turn is free again
-        assert inbox.counts(engine) == {inbox.PENDING: 1}
-    finally:
-        engine.dispose()
 
 
 def _time_out_a_writer_turn(url: str) -> None:
     engine = make_engine(url)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_the_turn() -> None:
-        with writer_turn(engine):
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold_the_turn)
-    holder.start()
-    assert holding.wait(10)
     try:
-        with writer_turn(engine, 0.05):
+        with turn_held_by_another_thread(engine), writer_turn(engine, 0.05):
             raise AssertionError("the turn was held: this writer must have timed out")
     except WriterTurnTimeout:
         pass
     finally:
-        release.set()
-        holder.join()
         engine.dispose()
 
 
@@ -295,16 +289,8 @@ def test_writer_turn_timeouts_in_forked_processes_count_in_one_total(tmp_path: P
     database.upgrade(url)
     share_writer_turn_timeouts()
     before = writer_turn_timeouts()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns on forking a process that runs threads (other tests leave
-        # servers running); gunicorn forks its web processes all the same.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        child = multiprocessing.get_context("fork").Process(
-            target=_time_out_a_writer_turn, args=(url,)
-        )
-        child.start()
-    child.join(20)
-    assert child.exitcode == 0
+    exitcode = run_forked(_time_out_a_writer_turn, url)
+    assert exitcode == 0
     assert writer_turn_timeouts() == before + 1
 
 

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from flags.process_count import ProcessCount
 from rollout_bot.whole_requests import (
     MSG_BODY_TIMEOUT,
-    BodyTimeouts,
     BodyTimeoutsCollector,
     WholeRequests,
 )
+from tests.forking import run_forked
 
 LIMIT = 10
 
@@ -151,7 +150,7 @@ def test_a_request_turned_down_by_its_headers_is_not_read() -> None:
 
 def test_a_body_slower_than_the_deadline_gets_408_and_the_app_never_runs() -> None:
     app, client = App(), Client(chunks(b"ab", b"cd")[:1], stall=True)
-    timeouts = BodyTimeouts()
+    timeouts = ProcessCount()
     middleware = WholeRequests(app, max_body_bytes=LIMIT, body_seconds=0.05, timeouts=timeouts)
     run(middleware, http_scope(CHUNKED), client)
     assert app.calls == []
@@ -189,7 +188,7 @@ def test_other_scopes_pass_through_untouched(kind: str) -> None:
     assert seen == [kind] and client.received == 0
 
 
-def _time_out_one_request(timeouts: BodyTimeouts) -> None:
+def _time_out_one_request(timeouts: ProcessCount) -> None:
     app, client = App(), Client(chunks(b"ab", b"cd")[:1], stall=True)
     middleware = WholeRequests(app, max_body_bytes=LIMIT, body_seconds=0.05, timeouts=timeouts)
     run(middleware, http_scope(CHUNKED), client)
@@ -200,15 +199,8 @@ def test_a_timeout_in_one_forked_process_counts_in_all_of_them() -> None:
     # is answered by whichever of them accepts the scrape: a count of each process's own
     # went 0, 0, 1, 0, 0, 1 over scrapes of a 2-process `serve`, which Prometheus
     # reads as counter resets.
-    timeouts = BodyTimeouts()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns on forking a process that runs threads (other tests leave
-        # servers running); gunicorn forks its web processes all the same.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        process = multiprocessing.get_context("fork").Process(
-            target=_time_out_one_request, args=(timeouts,)
-        )
-        process.start()
-    process.join(10)
-    assert process.exitcode == 0
+    timeouts = ProcessCount()
+    timeouts.share()  # as `serve` does before gunicorn forks
+    exitcode = run_forked(_time_out_one_request, timeouts)
+    assert exitcode == 0
     assert timeouts.count() == 1
